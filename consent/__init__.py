@@ -1,0 +1,1 @@
+"""Consent notices, the append-only consent event log, jurisdiction rules and eligibility."""

@@ -1,0 +1,1 @@
+"""Consent models: notices, consent events and jurisdiction rules (consent core issue)."""

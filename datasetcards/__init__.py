@@ -1,0 +1,1 @@
+"""Datasets, licenses, immutable releases and their signed dataset cards."""

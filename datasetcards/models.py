@@ -1,0 +1,1 @@
+"""Dataset, release and license models (datasets and cards issue)."""

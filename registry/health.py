@@ -1,0 +1,82 @@
+"""Liveness of the two things the service cannot work without: PostgreSQL and the broker."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from registry.celery import app as celery_app
+from registry.selectors import latest_worker_heartbeat
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    ok: bool
+    latency_ms: float
+    # A short class of failure only: exception texts can carry hosts and credentials.
+    error: str | None = None
+
+
+def _timed(probe: Any) -> ComponentStatus:
+    started = time.perf_counter()
+    try:
+        probe()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return ComponentStatus(False, _ms_since(started), type(exc).__name__)
+    return ComponentStatus(True, _ms_since(started))
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _ping_broker() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+
+
+def check_database() -> ComponentStatus:
+    status = _timed(_ping_database)
+    if not status.ok:
+        # Drop the broken connection so the next request reconnects cleanly.
+        try:
+            connection.close()
+        except DatabaseError:
+            pass
+    return status
+
+
+def check_broker() -> ComponentStatus:
+    return _timed(_ping_broker)
+
+
+def system_health() -> tuple[bool, dict[str, Any]]:
+    """(healthy, report). Healthy means database and broker both answer."""
+    database = check_database()
+    broker = check_broker()
+    report: dict[str, Any] = {
+        "status": "ok" if database.ok and broker.ok else "unavailable",
+        "database": asdict(database),
+        "broker": asdict(broker),
+    }
+    if database.ok:
+        # The worker is informational: a stale heartbeat degrades propagation, not the web.
+        heartbeat = latest_worker_heartbeat()
+        report["worker"] = {
+            "last_heartbeat": heartbeat.beat_at.isoformat() if heartbeat else None,
+            "age_seconds": round((timezone.now() - heartbeat.beat_at).total_seconds(), 1)
+            if heartbeat
+            else None,
+        }
+    return database.ok and broker.ok, report

@@ -1,0 +1,159 @@
+"""Idempotent demo data for `make run`: speakers in seven jurisdictions (names in their
+own scripts), two-channel recordings, a licensee with a derived model, staff logins."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import random
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from registry import services
+from registry.models import (
+    AgeVerificationMethod,
+    DerivedModel,
+    Licensee,
+    Recording,
+    Speaker,
+    WithdrawalAction,
+)
+from registry.selectors import get_speaker_by_email
+
+# (jurisdiction, language, phone prefix, names in their own script)
+DEMO_SPEAKERS: list[tuple[str, str, str, list[str]]] = [
+    ("US-IL", "en", "+1 312 555 01", ["Maria Hernández", "James O'Connor", "Aisha Johnson"]),
+    ("US-CA", "en", "+1 415 555 01", ["Wei Chen", "Sofía Ramírez", "Daniel Kim"]),
+    ("US-TX", "en", "+1 512 555 01", ["Emily Carter", "Luis García", "Olivia Nguyen"]),
+    ("US-NY", "en", "+1 212 555 01", ["Noah Goldberg", "Grace Park", "Samuel Adeyemi"]),
+    ("DE", "de", "+49 30 5550 1", ["Jürgen Weiß", "Anna Müller", "Lukas Schröder"]),
+    ("FR", "fr", "+33 1 55 50 1", ["Élodie Lefèvre", "François Dubois", "Chloé Garnier"]),
+    ("JP", "ja", "+81 3 5550 1", ["山田 太郎", "佐藤 花子", "鈴木 一郎"]),
+]
+DEMO_RECORDINGS = 32
+DEMO_LICENSEE_SLUG = "acme-speech-labs"
+DEMO_USERS = (
+    ("demo-admin", "demo-admin-pass", True),
+    ("demo-staff", "demo-staff-pass", False),
+)
+
+
+class Command(BaseCommand):
+    help = "Load demo speakers, recordings, a licensee and staff logins (safe to run twice)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo refuses to run in production")
+        speakers = self._speakers()
+        created_recordings = self._recordings(speakers)
+        self._licensee()
+        self._users()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"demo data: {Speaker.objects.count()} speakers, "
+                f"{Recording.objects.count()} recordings "
+                f"({created_recordings} new), {Licensee.objects.count()} licensees"
+            )
+        )
+
+    def _speakers(self) -> list[Speaker]:
+        speakers = []
+        number = 0
+        for jurisdiction, language, phone_prefix, names in DEMO_SPEAKERS:
+            for name in names:
+                number += 1
+                email = f"demo-speaker-{number:02d}@example.org"
+                speaker = get_speaker_by_email(email=email)
+                if speaker is None:
+                    by_dob = number % 2 == 0
+                    speaker = services.register_speaker(
+                        name=name,
+                        email=email,
+                        phone=f"{phone_prefix}{number:02d}",
+                        jurisdiction=jurisdiction,
+                        preferred_language=language,
+                        date_of_birth=datetime.date(1960 + number, 1 + number % 12, 1 + number)
+                        if by_dob
+                        else None,
+                        age_verification_method=AgeVerificationMethod.DATE_OF_BIRTH
+                        if by_dob
+                        else AgeVerificationMethod.PLATFORM_ATTESTATION,
+                        age_attested_minimum=None if by_dob else 18,
+                    )
+                speakers.append(speaker)
+        return speakers
+
+    def _recordings(self, speakers: list[Speaker]) -> int:
+        rng = random.Random(2026)  # fixed: the same demo on every machine
+        created = 0
+        start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+        for number in range(1, DEMO_RECORDINGS + 1):
+            external_ref = f"demo-call-{number:04d}"
+            # Draw before the existence check so reruns consume the same randomness.
+            group = rng.randrange(len(DEMO_SPEAKERS))
+            first, second = rng.sample(range(3), 2)
+            cross_border = number % 8 == 0
+            duration_ms = rng.randint(4 * 60, 15 * 60) * 1000 + rng.randint(0, 999)
+            sample_rate = rng.choice([16_000, 24_000, 48_000])
+            if Recording.objects.filter(external_ref=external_ref).exists():
+                continue
+            a = speakers[group * 3 + first]
+            other_group = (group + 1) % len(DEMO_SPEAKERS) if cross_border else group
+            b = speakers[other_group * 3 + second]
+            recording = services.register_recording(
+                external_ref=external_ref,
+                recorded_at=start + datetime.timedelta(days=number * 3, hours=number % 7),
+                duration_ms=duration_ms,
+                sample_rate_hz=sample_rate,
+                isolated_at_source=number % 10 != 0,
+                language=a.preferred_language,
+                jurisdiction=a.jurisdiction,
+                speakers=[a, b],
+            )
+            if number % 6 != 0:  # a few are still waiting for their audio upload
+                services.attach_recording_audio(
+                    recording=recording,
+                    audio_uri=f"s3://demo-voice-audio/{external_ref}.flac",
+                    audio_sha256=hashlib.sha256(external_ref.encode()).hexdigest(),
+                )
+            created += 1
+        return created
+
+    def _licensee(self) -> None:
+        licensee = Licensee.objects.filter(slug=DEMO_LICENSEE_SLUG).first()
+        if licensee is None:
+            licensee = services.register_licensee(
+                name="Acme Speech Labs",
+                slug=DEMO_LICENSEE_SLUG,
+                contact_email="data-licensing@acme.example",
+                jurisdiction="US-CA",
+            )
+        if not DerivedModel.objects.filter(licensee=licensee).exists():
+            services.register_derived_model(
+                licensee=licensee,
+                name="acme-duplex",
+                version="1.0",
+                withdrawal_action=WithdrawalAction.RETRAIN,
+                contract_reference="ACME-DL-2026-001 §7.2",
+                description="Full-duplex speech-to-speech model (demo).",
+            )
+
+    @transaction.atomic
+    def _users(self) -> None:
+        user_model = get_user_model()
+        view_registry = Permission.objects.filter(
+            content_type__app_label="registry", codename__startswith="view_"
+        )
+        for username, password, superuser in DEMO_USERS:
+            user, _ = user_model.objects.get_or_create(username=username)
+            user.is_staff = True
+            user.is_superuser = superuser
+            user.set_password(password)
+            user.save()
+            if not superuser:
+                user.user_permissions.set(view_registry)

@@ -1,0 +1,341 @@
+"""The catalogue: speakers, recordings, tracks, licensees and derived models.
+
+Invariants that must never be violated live in the database (check and unique
+constraints, plus triggers for rules that span two tables); services validate first so
+callers get a clear domain error instead of an IntegrityError.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+
+from registry.fields import EncryptedDateField, EncryptedTextField
+
+# ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision: "JP", "DE", "US-IL".
+JURISDICTION_RE = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+# BCP 47 language tag, restricted to the shapes we use: "en", "ja", "pt-BR", "zh-Hant".
+LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+SHA256_RE = r"^[0-9a-f]{64}$"
+# The product floor; jurisdiction rules may raise it, never lower it.
+MINIMUM_AGE_FLOOR = 18
+MAX_CHANNELS = 16
+
+
+class AgeVerificationMethod(models.TextChoices):
+    UNVERIFIED = "unverified", "Not yet verified"
+    DATE_OF_BIRTH = "date_of_birth", "Date of birth given by the speaker"
+    DOCUMENT_CHECK = "document_check", "Identity document checked"
+    PLATFORM_ATTESTATION = "platform_attestation", "Attested by the collection platform"
+
+
+class Speaker(models.Model):
+    """A data subject whose voice is on one or more tracks. Contact details are encrypted."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = EncryptedTextField(null=True, blank=True)
+    email = EncryptedTextField(null=True, blank=True)
+    email_blind_index = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
+    phone = EncryptedTextField(null=True, blank=True)
+    jurisdiction = models.CharField(
+        max_length=8, help_text="Where the speaker lives: ISO 3166 code, e.g. US-IL, DE, JP."
+    )
+    preferred_language = models.CharField(max_length=35, help_text="BCP 47 tag, e.g. en, ja.")
+    date_of_birth = EncryptedDateField(null=True, blank=True)
+    age_verification_method = models.CharField(
+        max_length=32,
+        choices=AgeVerificationMethod.choices,
+        default=AgeVerificationMethod.UNVERIFIED,
+    )
+    age_attested_minimum = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For attestations: the speaker is at least this old."
+    )
+    age_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Erasure removes personal data but keeps the row: consent evidence points at it.
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(jurisdiction__regex=JURISDICTION_RE), name="speaker_jurisdiction_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(preferred_language__regex=LANGUAGE_RE), name="speaker_language_bcp47"
+            ),
+            models.CheckConstraint(
+                condition=Q(email__isnull=True, email_blind_index__isnull=True)
+                | Q(email__isnull=False, email_blind_index__regex=r"^[0-9a-f]{64}$"),
+                name="speaker_email_has_blind_index",
+            ),
+            models.CheckConstraint(
+                condition=Q(erased_at__isnull=False) | Q(name__isnull=False),
+                name="speaker_named_unless_erased",
+            ),
+            models.CheckConstraint(
+                condition=Q(erased_at__isnull=True)
+                | Q(
+                    name__isnull=True,
+                    email__isnull=True,
+                    phone__isnull=True,
+                    date_of_birth__isnull=True,
+                ),
+                name="speaker_erased_has_no_pii",
+            ),
+            models.CheckConstraint(
+                condition=Q(age_verification_method=AgeVerificationMethod.UNVERIFIED)
+                | Q(age_verified_at__isnull=False),
+                name="speaker_age_verification_dated",
+            ),
+            models.CheckConstraint(
+                condition=~Q(age_verification_method=AgeVerificationMethod.DATE_OF_BIRTH)
+                | Q(date_of_birth__isnull=False)
+                | Q(erased_at__isnull=False),
+                name="speaker_dob_method_has_dob",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    age_verification_method__in=[
+                        AgeVerificationMethod.UNVERIFIED,
+                        AgeVerificationMethod.DATE_OF_BIRTH,
+                    ]
+                )
+                | Q(age_attested_minimum__gte=MINIMUM_AGE_FLOOR),
+                name="speaker_attestation_states_adult_age",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # Never the name: strings end up in logs and admin breadcrumbs.
+        return f"Speaker {self.public_id}"
+
+
+class RecordingStatus(models.TextChoices):
+    REGISTERED = "registered", "Registered, audio not yet ingested"
+    AVAILABLE = "available", "Audio stored and verified"
+    QUARANTINED = "quarantined", "Held back (quality or dispute)"
+    AUDIO_DELETED = "audio_deleted", "Audio destroyed; metadata kept as evidence"
+
+
+class Recording(models.Model):
+    """One conversation, one file, one channel per participant."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_ref = models.CharField(
+        max_length=200, unique=True, help_text="The collection platform's id for this call."
+    )
+    recorded_at = models.DateTimeField()
+    duration_ms = models.PositiveBigIntegerField()
+    sample_rate_hz = models.PositiveIntegerField()
+    channel_count = models.PositiveSmallIntegerField(default=2)
+    isolated_at_source = models.BooleanField(
+        help_text="Each speaker was captured on their own channel, not separated afterwards."
+    )
+    language = models.CharField(max_length=35)
+    jurisdiction = models.CharField(max_length=8, help_text="Where the call was recorded.")
+    audio_uri = models.CharField(max_length=1024, blank=True, default="")
+    audio_sha256 = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=RecordingStatus.choices, default=RecordingStatus.REGISTERED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["recorded_at"], name="recording_recorded_at_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_ms__gt=0), name="recording_duration_gt_0"),
+            models.CheckConstraint(
+                condition=Q(sample_rate_hz__gte=8000, sample_rate_hz__lte=192_000),
+                name="recording_sample_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel_count__gte=1, channel_count__lte=MAX_CHANNELS),
+                name="recording_channel_count_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(jurisdiction__regex=JURISDICTION_RE),
+                name="recording_jurisdiction_iso",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__regex=LANGUAGE_RE), name="recording_language_bcp47"
+            ),
+            models.CheckConstraint(
+                condition=Q(audio_sha256="") | Q(audio_sha256__regex=SHA256_RE),
+                name="recording_sha256_hex",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=RecordingStatus.AVAILABLE)
+                | (~Q(audio_uri="") & ~Q(audio_sha256="")),
+                name="recording_available_has_audio",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=RecordingStatus.AUDIO_DELETED) | Q(audio_uri=""),
+                name="recording_deleted_has_no_uri",
+            ),
+        ]
+        triggers = [
+            # Checked at commit, so a recording and its tracks are written in one
+            # transaction: every channel 0..n-1 has exactly one track.
+            pgtrigger.Trigger(
+                name="recording_tracks_cover_channels",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                timing=pgtrigger.Deferred,
+                func=pgtrigger.Func(
+                    """
+                    PERFORM registry_assert_tracks_cover_channels(NEW.id);
+                    RETURN NULL;
+                    """
+                ),
+            ),
+        ]
+
+    @property
+    def duration_hours(self) -> float:
+        return self.duration_ms / 3_600_000
+
+    def __str__(self) -> str:
+        return f"Recording {self.external_ref}"
+
+
+class Track(models.Model):
+    """One channel of one recording, carrying exactly one speaker's voice."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="tracks")
+    channel = models.PositiveSmallIntegerField()
+    speaker = models.ForeignKey(Speaker, on_delete=models.PROTECT, related_name="tracks")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recording_id", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recording", "channel"], name="track_one_speaker_per_channel"
+            ),
+            models.UniqueConstraint(
+                fields=["recording", "speaker"], name="track_speaker_once_per_recording"
+            ),
+        ]
+        indexes = [models.Index(fields=["speaker", "recording"], name="track_speaker_idx")]
+        triggers = [
+            pgtrigger.Trigger(
+                name="track_channel_within_recording",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                func=pgtrigger.Func(
+                    """
+                    IF NEW.channel >= (
+                        SELECT channel_count FROM registry_recording
+                        WHERE id = NEW.recording_id
+                    ) THEN
+                        RAISE EXCEPTION USING
+                            ERRCODE = 'check_violation',
+                            CONSTRAINT = 'track_channel_within_recording',
+                            MESSAGE = format(
+                                'track channel %s exceeds the channels of recording %s',
+                                NEW.channel, NEW.recording_id);
+                    END IF;
+                    RETURN NEW;
+                    """
+                ),
+            ),
+            pgtrigger.Trigger(
+                name="track_change_keeps_coverage",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                timing=pgtrigger.Deferred,
+                func=pgtrigger.Func(
+                    """
+                    IF TG_OP <> 'INSERT' THEN
+                        PERFORM registry_assert_tracks_cover_channels(OLD.recording_id);
+                    END IF;
+                    IF TG_OP <> 'DELETE' THEN
+                        PERFORM registry_assert_tracks_cover_channels(NEW.recording_id);
+                    END IF;
+                    RETURN NULL;
+                    """
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Track {self.recording_id}:{self.channel}"
+
+
+class Licensee(models.Model):
+    """A third party that licenses dataset releases (dataset builders work for one)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    contact_email = models.EmailField(help_text="A role address, e.g. data-licensing@…")
+    jurisdiction = models.CharField(max_length=8)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(jurisdiction__regex=JURISDICTION_RE), name="licensee_jurisdiction_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WithdrawalAction(models.TextChoices):
+    """What a licensee's contract obliges it to do with a model when consent is withdrawn."""
+
+    RETRAIN = "retrain", "Retrain without the withdrawn data"
+    FILTER = "filter", "Filter outputs (e.g. block the voice)"
+    NONE = "none", "No action (contract does not require one)"
+
+
+class DerivedModel(models.Model):
+    """A model a licensee trained on releases; withdrawals are carried to it per contract."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    licensee = models.ForeignKey(
+        Licensee, on_delete=models.PROTECT, related_name="derived_models"
+    )
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=64)
+    description = models.TextField(blank=True, default="")
+    withdrawal_action = models.CharField(max_length=16, choices=WithdrawalAction.choices)
+    contract_reference = models.CharField(max_length=200, blank=True, default="")
+    trained_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["licensee_id", "name", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["licensee", "name", "version"], name="derived_model_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Last time a beat-scheduled task ran on a worker: proof the queue is consumed."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    beat_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,329 @@
+"""Every write to the catalogue. Each function validates, owns its transaction and
+returns what it created; callers get a ``registry.errors`` exception on bad input."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.utils import timezone
+
+from registry import pii
+from registry.errors import ChannelMismatch, DuplicateRecord, InvalidInput
+from registry.models import (
+    JURISDICTION_RE,
+    LANGUAGE_RE,
+    MAX_CHANNELS,
+    MINIMUM_AGE_FLOOR,
+    SHA256_RE,
+    AgeVerificationMethod,
+    DerivedModel,
+    Licensee,
+    Recording,
+    RecordingStatus,
+    Speaker,
+    Track,
+    WithdrawalAction,
+    WorkerHeartbeat,
+)
+from registry.selectors import age_on
+
+
+def _require_match(value: str, pattern: str, *, field: str, what: str) -> None:
+    if not re.fullmatch(pattern, value or ""):
+        raise InvalidInput(f"{field} must be {what}; got {value!r}", field=field)
+
+
+def _validate_jurisdiction(value: str, *, field: str = "jurisdiction") -> None:
+    _require_match(value, JURISDICTION_RE, field=field, what="an ISO 3166 code such as US-IL or JP")
+
+
+def _validate_language(value: str, *, field: str = "language") -> None:
+    _require_match(value, LANGUAGE_RE, field=field, what="a BCP 47 language tag such as en or ja")
+
+
+def _validate_email(email: str) -> None:
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise InvalidInput("email is not a valid address", field="email") from exc
+
+
+def _validate_age(
+    *,
+    method: str,
+    date_of_birth: datetime.date | None,
+    attested_minimum: int | None,
+    today: datetime.date,
+) -> None:
+    if method not in AgeVerificationMethod.values:
+        raise InvalidInput(f"unknown age verification method {method!r}", field="age")
+    if method == AgeVerificationMethod.DATE_OF_BIRTH:
+        if date_of_birth is None:
+            raise InvalidInput("date_of_birth is required for this method", field="date_of_birth")
+        if date_of_birth > today:
+            raise InvalidInput("date_of_birth is in the future", field="date_of_birth")
+        if age_on(date_of_birth, today) < MINIMUM_AGE_FLOOR:
+            raise InvalidInput(
+                f"speakers must be at least {MINIMUM_AGE_FLOOR} years old", field="date_of_birth"
+            )
+    elif method != AgeVerificationMethod.UNVERIFIED and (
+        attested_minimum is None or attested_minimum < MINIMUM_AGE_FLOOR
+    ):
+        raise InvalidInput(
+            f"an age attestation must state at least {MINIMUM_AGE_FLOOR} years",
+            field="age_attested_minimum",
+        )
+
+
+def register_speaker(
+    *,
+    name: str,
+    jurisdiction: str,
+    preferred_language: str,
+    email: str | None = None,
+    phone: str | None = None,
+    date_of_birth: datetime.date | None = None,
+    age_verification_method: str = AgeVerificationMethod.UNVERIFIED,
+    age_attested_minimum: int | None = None,
+) -> Speaker:
+    """Create a speaker; refuses a duplicate email (by blind index) and anyone under 18."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("name is required", field="name")
+    _validate_jurisdiction(jurisdiction)
+    _validate_language(preferred_language, field="preferred_language")
+    blind_index = None
+    if email:
+        _validate_email(email)
+        blind_index = pii.email_blind_index(email)
+    now = timezone.now()
+    _validate_age(
+        method=age_verification_method,
+        date_of_birth=date_of_birth,
+        attested_minimum=age_attested_minimum,
+        today=now.date(),
+    )
+    with transaction.atomic(durable=True):
+        if blind_index and Speaker.objects.filter(email_blind_index=blind_index).exists():
+            raise DuplicateRecord("a speaker with this email already exists", field="email")
+        return Speaker.objects.create(
+            name=name,
+            email=email or None,
+            email_blind_index=blind_index,
+            phone=(phone or "").strip() or None,
+            jurisdiction=jurisdiction,
+            preferred_language=preferred_language,
+            date_of_birth=date_of_birth,
+            age_verification_method=age_verification_method,
+            age_attested_minimum=age_attested_minimum
+            if age_verification_method != AgeVerificationMethod.DATE_OF_BIRTH
+            else None,
+            age_verified_at=None
+            if age_verification_method == AgeVerificationMethod.UNVERIFIED
+            else now,
+        )
+
+
+def register_recording(
+    *,
+    external_ref: str,
+    recorded_at: datetime.datetime,
+    duration_ms: int,
+    sample_rate_hz: int,
+    isolated_at_source: bool,
+    language: str,
+    jurisdiction: str,
+    speakers: Sequence[Speaker],
+) -> Recording:
+    """Create a recording with one track per channel; ``speakers[i]`` is on channel ``i``.
+
+    Every participant is a separate data subject, so each channel has exactly one
+    speaker and no speaker appears on two channels.
+    """
+    external_ref = (external_ref or "").strip()
+    if not external_ref:
+        raise InvalidInput("external_ref is required", field="external_ref")
+    if timezone.is_naive(recorded_at):
+        raise InvalidInput("recorded_at must carry a time zone", field="recorded_at")
+    if recorded_at > timezone.now():
+        raise InvalidInput("recorded_at is in the future", field="recorded_at")
+    if duration_ms <= 0:
+        raise InvalidInput("duration_ms must be positive", field="duration_ms")
+    if not 8000 <= sample_rate_hz <= 192_000:
+        raise InvalidInput("sample_rate_hz must be within 8000..192000", field="sample_rate_hz")
+    _validate_language(language)
+    _validate_jurisdiction(jurisdiction)
+    if not 1 <= len(speakers) <= MAX_CHANNELS:
+        raise ChannelMismatch(
+            f"a recording has 1..{MAX_CHANNELS} channels; got {len(speakers)} speakers",
+            field="speakers",
+        )
+    if len({s.pk for s in speakers}) != len(speakers):
+        raise ChannelMismatch("a speaker can be on only one channel", field="speakers")
+    if any(s.erased_at is not None for s in speakers):
+        raise InvalidInput("an erased speaker cannot be recorded", field="speakers")
+    with transaction.atomic(durable=True):
+        if Recording.objects.filter(external_ref=external_ref).exists():
+            raise DuplicateRecord(
+                f"recording {external_ref!r} is already registered", field="external_ref"
+            )
+        recording = Recording.objects.create(
+            external_ref=external_ref,
+            recorded_at=recorded_at,
+            duration_ms=duration_ms,
+            sample_rate_hz=sample_rate_hz,
+            channel_count=len(speakers),
+            isolated_at_source=isolated_at_source,
+            language=language,
+            jurisdiction=jurisdiction,
+        )
+        Track.objects.bulk_create(
+            Track(recording=recording, channel=channel, speaker=speaker)
+            for channel, speaker in enumerate(speakers)
+        )
+    return recording
+
+
+def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256: str) -> Recording:
+    """Record where the audio is stored and its digest; the recording becomes available."""
+    audio_uri = (audio_uri or "").strip()
+    if not audio_uri:
+        raise InvalidInput("audio_uri is required", field="audio_uri")
+    _require_match(audio_sha256, SHA256_RE, field="audio_sha256", what="64 lowercase hex digits")
+    with transaction.atomic(durable=True):
+        locked = Recording.objects.select_for_update().get(pk=recording.pk)
+        if locked.status == RecordingStatus.AUDIO_DELETED:
+            raise InvalidInput("the audio of this recording was destroyed", field="status")
+        locked.audio_uri = audio_uri
+        locked.audio_sha256 = audio_sha256
+        locked.status = RecordingStatus.AVAILABLE
+        locked.save(update_fields=["audio_uri", "audio_sha256", "status", "updated_at"])
+    return locked
+
+
+def register_licensee(*, name: str, slug: str, contact_email: str, jurisdiction: str) -> Licensee:
+    """Create a licensee; its slug is its stable handle."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("name is required", field="name")
+    _require_match(slug, r"^[a-z0-9][a-z0-9-]{0,79}$", field="slug", what="a lowercase slug")
+    _validate_email(contact_email)
+    _validate_jurisdiction(jurisdiction)
+    with transaction.atomic(durable=True):
+        if Licensee.objects.filter(slug=slug).exists():
+            raise DuplicateRecord(f"licensee {slug!r} already exists", field="slug")
+        return Licensee.objects.create(
+            name=name, slug=slug, contact_email=contact_email, jurisdiction=jurisdiction
+        )
+
+
+def register_derived_model(
+    *,
+    licensee: Licensee,
+    name: str,
+    version: str,
+    withdrawal_action: str,
+    contract_reference: str = "",
+    description: str = "",
+    trained_at: datetime.datetime | None = None,
+) -> DerivedModel:
+    """Record a model a licensee trained; ``withdrawal_action`` is what its contract obliges."""
+    if withdrawal_action not in WithdrawalAction.values:
+        raise InvalidInput(
+            f"withdrawal_action must be one of {', '.join(WithdrawalAction.values)}",
+            field="withdrawal_action",
+        )
+    if not (name or "").strip() or not (version or "").strip():
+        raise InvalidInput("name and version are required", field="name")
+    with transaction.atomic(durable=True):
+        if DerivedModel.objects.filter(licensee=licensee, name=name, version=version).exists():
+            raise DuplicateRecord(f"{name} {version} is already registered", field="version")
+        return DerivedModel.objects.create(
+            licensee=licensee,
+            name=name.strip(),
+            version=version.strip(),
+            withdrawal_action=withdrawal_action,
+            contract_reference=contract_reference,
+            description=description,
+            trained_at=trained_at,
+        )
+
+
+def record_worker_heartbeat(*, name: str, hostname: str) -> WorkerHeartbeat:
+    """Upsert the heartbeat row a beat-scheduled task writes."""
+    heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
+        name=name, defaults={"beat_at": timezone.now(), "hostname": hostname[:255]}
+    )
+    return heartbeat
+
+
+PII_COLUMNS = ("name", "email", "phone", "date_of_birth")
+
+
+@dataclass
+class PiiRotationResult:
+    speakers_examined: int = 0
+    speakers_rewritten: int = 0
+    values_reencrypted: int = 0
+
+
+def rotate_pii_keys(
+    *, batch_size: int = 500, on_batch: Callable[[int], None] | None = None
+) -> PiiRotationResult:
+    """Re-encrypt every speaker's personal data under the primary key and rebuild the
+    email blind index under the current blind-index key.
+
+    Works in batches, each its own transaction with its rows locked, so it can run
+    while the service is live and be interrupted and resumed; values already under
+    the primary key are left alone, so a second run rewrites nothing.
+    """
+    if batch_size < 1:
+        raise InvalidInput("batch_size must be positive", field="batch_size")
+    result = PiiRotationResult()
+    last_id = 0
+    columns = ", ".join(PII_COLUMNS)
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, email_blind_index, {columns} FROM registry_speaker "  # noqa: S608
+                "WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE",
+                [last_id, batch_size],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return result
+            updates = []
+            for speaker_id, blind_index, *tokens in rows:
+                new_tokens = []
+                changed = 0
+                for token in tokens:
+                    if token is None or pii.is_encrypted_with_primary_key(token):
+                        new_tokens.append(token)
+                    else:
+                        new_tokens.append(pii.reencrypt(token))
+                        changed += 1
+                email_token = tokens[PII_COLUMNS.index("email")]
+                new_index = (
+                    pii.email_blind_index(pii.decrypt(email_token)) if email_token else None
+                )
+                if changed or new_index != blind_index:
+                    updates.append((*new_tokens, new_index, speaker_id))
+                    result.values_reencrypted += changed
+                result.speakers_examined += 1
+            if updates:
+                assignments = ", ".join(f"{column} = %s" for column in PII_COLUMNS)
+                cursor.executemany(
+                    f"UPDATE registry_speaker SET {assignments}, "  # noqa: S608
+                    "email_blind_index = %s, updated_at = now() WHERE id = %s",
+                    updates,
+                )
+                result.speakers_rewritten += len(updates)
+            last_id = rows[-1][0]
+        if on_batch:
+            on_batch(len(rows))

@@ -1,0 +1,282 @@
+"""Settings for the voice consent registry, read from the environment (django-environ).
+
+``DJANGO_ENV`` selects the mode: ``development`` (default; insecure but convenient
+defaults), ``test`` (used by the test suite) or ``production`` (refuses to start
+without real secrets and passes ``manage.py check --deploy`` with no warnings).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sys
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Under pytest the default is "test", so a bare `pytest` behaves like `make test`.
+DJANGO_ENV = env.str("DJANGO_ENV", default="test" if "pytest" in sys.modules else "development")
+if DJANGO_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV must be development, test or production, not {DJANGO_ENV!r}"
+    )
+PRODUCTION = DJANGO_ENV == "production"
+
+# Development-only keys. They are public (they are in this file), so production
+# refuses them even when they are set explicitly.
+_DEV_SECRET_KEY = "insecure-dev-only-secret-key-never-use-in-production-3f9a1c"  # noqa: S105
+_DEV_PII_KEY = "jly4ibQ2eQUqYpTA2ud7hOPDJDqXB8pvj8qOIh1OGvQ="
+_DEV_BLIND_INDEX_KEY = "mFsYznK3t7fFAcCpYbvkMNvzZU3TwVFS6XCs_YId2zQ="
+_DEV_SIGNING_KEY = "sV55uWtt3lWmldj6TxuY-IBxR2hpV5OMWEUonpcKB3s="
+_DEV_VALUES = {_DEV_SECRET_KEY, _DEV_PII_KEY, _DEV_BLIND_INDEX_KEY, _DEV_SIGNING_KEY}
+
+
+def _secret(name: str, dev_default: str) -> str:
+    return str(env.str(name, default="" if PRODUCTION else dev_default))
+
+
+SECRET_KEY = _secret("SECRET_KEY", _DEV_SECRET_KEY)
+# Fernet keys for personal data at rest, newest first. The first encrypts; all decrypt.
+PII_ENCRYPTION_KEYS = [
+    k.strip() for k in _secret("PII_ENCRYPTION_KEYS", _DEV_PII_KEY).split(",") if k.strip()
+]
+# HMAC key for the blind index that allows exact lookup of an encrypted email.
+BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY", _DEV_BLIND_INDEX_KEY)
+# Ed25519 private key (urlsafe base64 of the 32-byte seed) for receipts and cards.
+SIGNING_KEY = _secret("SIGNING_KEY", _DEV_SIGNING_KEY)
+
+
+def _check_secrets() -> None:
+    problems: list[str] = []
+    required = {
+        "SECRET_KEY": SECRET_KEY,
+        "PII_ENCRYPTION_KEYS": ",".join(PII_ENCRYPTION_KEYS),
+        "BLIND_INDEX_KEY": BLIND_INDEX_KEY,
+        "SIGNING_KEY": SIGNING_KEY,
+    }
+    for name, value in required.items():
+        if not value:
+            problems.append(f"{name} is not set")
+        elif PRODUCTION and (value in _DEV_VALUES or set(value.split(",")) & _DEV_VALUES):
+            problems.append(f"{name} is the public development default")
+    for key in PII_ENCRYPTION_KEYS:
+        try:
+            Fernet(key)
+        except (ValueError, binascii.Error):
+            problems.append("PII_ENCRYPTION_KEYS holds a value that is not a Fernet key")
+    for name, value in (("BLIND_INDEX_KEY", BLIND_INDEX_KEY), ("SIGNING_KEY", SIGNING_KEY)):
+        if value:
+            try:
+                decoded = base64.urlsafe_b64decode(value)
+            except (ValueError, binascii.Error):
+                decoded = b""
+            if len(decoded) != 32:
+                problems.append(f"{name} must be 32 random bytes in urlsafe base64")
+    if PRODUCTION and len(SECRET_KEY) < 50:
+        problems.append("SECRET_KEY must be at least 50 characters")
+    if problems:
+        raise ImproperlyConfigured(
+            f"Refusing to start ({DJANGO_ENV}): " + "; ".join(sorted(set(problems)))
+        )
+
+
+_check_secrets()
+
+DEBUG = False if PRODUCTION else env.bool("DEBUG", default=DJANGO_ENV == "development")
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Refusing to start (production): ALLOWED_HOSTS is not set")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+LOCAL_DIR = Path(env.str("LOCAL_DIR", default=str(BASE_DIR / ".local")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "pgtrigger",
+    "registry.apps.RegistryConfig",
+    "consent.apps.ConsentConfig",
+    "datasetcards.apps.DatasetCardsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "registry.urls"
+WSGI_APPLICATION = "registry.wsgi.application"
+ASGI_APPLICATION = "registry.asgi.application"
+# Configurable so the admin is not at a guessable address in production.
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/registry"
+    ),
+}
+DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRODUCTION else 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if DJANGO_ENV == "test":
+    # Hashing strength is not what the tests are about; keep them fast.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Redis the tests use directly (and their broker unless CELERY_BROKER_URL says otherwise).
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# --- Celery -----------------------------------------------------------------
+# Without CELERY_BROKER_URL, a broker that needs no server: kombu's filesystem
+# transport, one shared folder under LOCAL_DIR (development only; see README).
+# Tests use real Redis instead.
+_BROKER_DIR = LOCAL_DIR / "broker"
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL",
+    default=REDIS_URL if DJANGO_ENV == "test" else "filesystem://localhost/",
+)
+if PRODUCTION and CELERY_BROKER_URL.startswith("filesystem://"):
+    raise ImproperlyConfigured(
+        "Refusing to start (production): CELERY_BROKER_URL must name a real broker (redis://…)"
+    )
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # A Redis message whose worker died is redelivered after this many seconds; the
+    # outbox sweep (propagation) is what guarantees delivery, this only bounds delay.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="registry")
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {
+        "task": "registry.tasks.record_worker_heartbeat",
+        "schedule": WORKER_HEARTBEAT_SECONDS,
+        "options": {"expires": WORKER_HEARTBEAT_SECONDS},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(LOCAL_DIR / "celerybeat-schedule")
+)
+
+# --- REST framework ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- Security -------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe over plain HTTP inside the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+        # Only behind a proxy that strips and sets this header itself.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Logging: never personal data; records carry ids, not names or emails. --------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

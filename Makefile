@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck migrations-check check-deploy ci clean
+.PHONY: install run test lint typecheck check-deploy ci clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,20 +29,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-migrations-check: install
-	$(BIN)/python manage.py makemigrations --check --dry-run
-
 ## production settings must pass Django's deployment checks with no warnings
 check-deploy: install
-	DJANGO_ENV=production ALLOWED_HOSTS=registry.example \
-	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
-	PII_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-	BLIND_INDEX_KEY=$$($(BIN)/python -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())') \
-	SIGNING_KEY=$$($(BIN)/python -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())') \
-	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
-	$(BIN)/python manage.py check --deploy --fail-level WARNING
+	env $$($(BIN)/python -m registry.generate_keys) DJANGO_ENV=production \
+	  ALLOWED_HOSTS=registry.example CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-ci: lint typecheck migrations-check check-deploy test
+ci: lint typecheck check-deploy test
 
 clean:
 	rm -rf $(VENV) staticfiles .mypy_cache .ruff_cache .pytest_cache

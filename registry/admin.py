@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from registry.models import DerivedModel, Licensee, Recording, Speaker, Track, WorkerHeartbeat
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -40,10 +40,10 @@ class SpeakerAdmin(ReadOnlyAdmin):
     readonly_fields = ["public_id", "email_blind_index", "created_at", "updated_at"]
 
 
-class TrackInline(admin.TabularInline):  # type: ignore[type-arg]
+class TrackInline(admin.TabularInline):
     model = Track
-    fields = ["channel", "speaker", "public_id"]
-    readonly_fields = fields
+    fields = ("channel", "speaker", "public_id")
+    readonly_fields = ("channel", "speaker", "public_id")
     extra = 0
     can_delete = False
 
@@ -70,7 +70,7 @@ class RecordingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Licensee)
-class LicenseeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LicenseeAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "jurisdiction", "is_active", "created_at"]
     list_filter = ["is_active", "jurisdiction"]
     search_fields = ["name", "slug"]
@@ -78,7 +78,7 @@ class LicenseeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(DerivedModel)
-class DerivedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DerivedModelAdmin(admin.ModelAdmin):
     list_display = ["name", "version", "licensee", "withdrawal_action", "trained_at"]
     list_filter = ["withdrawal_action", "licensee"]
     search_fields = ["name", "contract_reference"]

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Expression
+from django.db.models.expressions import Combinable
 
 from registry import pii
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
-    """Text stored as a Fernet token. Only ``isnull`` lookups make sense on it."""
+class _OnlyIsNullLookup:
+    """An exact match against ciphertext can never succeed (Fernet is randomised), so
+    every lookup but ``isnull`` is refused loudly. Search through a blind index."""
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name != "isnull":
+            return None
+        return super().get_lookup(lookup_name)  # type: ignore[misc]
+
+
+class EncryptedTextField(_OnlyIsNullLookup, models.TextField):
+    """Text stored as a Fernet token."""
 
     description = "Text encrypted at rest with MultiFernet"
 
@@ -24,37 +35,33 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
 
     def get_prep_value(self, value: Any) -> str | None:
         value = super().get_prep_value(value)
-        if value is None:
-            return None
-        return pii.encrypt(str(value))
-
-    def get_lookup(self, lookup_name: str) -> Any:
-        # An exact match against ciphertext can never succeed (Fernet is randomised);
-        # refuse it loudly rather than return nothing. Use the blind index instead.
-        if lookup_name != "isnull":
-            return None
-        return super().get_lookup(lookup_name)
+        return None if value is None else pii.encrypt(str(value))
 
 
-class EncryptedDateField(EncryptedTextField):
-    """A date stored as an encrypted ISO 8601 string."""
+if TYPE_CHECKING:
+    _DateFieldBase = models.Field[datetime.date | Combinable | None, datetime.date | None]
+else:
+    _DateFieldBase = models.Field  # Field is generic only in django-stubs
+
+
+class EncryptedDateField(_OnlyIsNullLookup, _DateFieldBase):
+    """A date stored as the Fernet token of its ISO 8601 form."""
 
     description = "Date encrypted at rest with MultiFernet"
 
-    def from_db_value(  # type: ignore[override]
+    def get_internal_type(self) -> str:
+        return "TextField"
+
+    def from_db_value(
         self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
     ) -> datetime.date | None:
-        text = super().from_db_value(value, expression, connection)
-        return None if text is None else datetime.date.fromisoformat(text)
+        return None if value is None else datetime.date.fromisoformat(pii.decrypt(value))
 
-    def to_python(self, value: Any) -> datetime.date | None:  # type: ignore[override]
+    def to_python(self, value: Any) -> datetime.date | None:
         if value is None or isinstance(value, datetime.date):
             return value
         return datetime.date.fromisoformat(str(value))
 
     def get_prep_value(self, value: Any) -> str | None:
-        if value is None:
-            return None
         date = self.to_python(value)
-        assert date is not None  # noqa: S101 - narrowed above
-        return pii.encrypt(date.isoformat())
+        return None if date is None else pii.encrypt(date.isoformat())

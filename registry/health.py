@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,7 +27,7 @@ def _timed(probe: Any) -> ComponentStatus:
     started = time.perf_counter()
     try:
         probe()
-    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+    except Exception as exc:
         return ComponentStatus(False, _ms_since(started), type(exc).__name__)
     return ComponentStatus(True, _ms_since(started))
 
@@ -50,10 +51,8 @@ def check_database() -> ComponentStatus:
     status = _timed(_ping_database)
     if not status.ok:
         # Drop the broken connection so the next request reconnects cleanly.
-        try:
+        with contextlib.suppress(DatabaseError):
             connection.close()
-        except DatabaseError:
-            pass
     return status
 
 

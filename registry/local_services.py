@@ -40,11 +40,13 @@ def _say(message: str) -> None:
     print(f"[local] {message}", flush=True)
 
 
-def _postgres_answers(url: str, timeout: float = 2.0) -> bool:
+def _postgres_answers(url: str, timeout: int = 2) -> bool:
     import psycopg
 
     try:
-        with psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=timeout):
+        with psycopg.connect(
+            url.replace("postgres://", "postgresql://", 1), connect_timeout=timeout
+        ):
             return True
     except psycopg.Error:
         return False
@@ -117,7 +119,9 @@ def database_url(mode: str, local_dir: Path) -> Iterator[str]:
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], env=env, check=True)
+    subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, str(BASE_DIR / "manage.py"), *args], env=env, check=True
+    )
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -195,17 +199,23 @@ def test(local_dir: Path, pytest_args: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m registry.local_services")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" belongs to pytest, untouched.
+    split = argv.index("--") if "--" in argv else len(argv)
+    own, pytest_args = argv[:split], argv[split + 1 :]
+    parser = argparse.ArgumentParser(
+        prog="python -m registry.local_services", epilog="test mode: pytest arguments after --"
+    )
     parser.add_argument("mode", choices=["run", "test"])
-    parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     parser.add_argument("--local-dir", type=Path, default=BASE_DIR / ".local")
     parser.add_argument("--procfile", type=Path, default=BASE_DIR / "Procfile")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(own)
     local_dir = args.local_dir.resolve()
     if args.mode == "run":
+        if pytest_args:
+            parser.error("run takes no arguments after --")
         return run(local_dir, args.procfile)
-    extra = [a for a in args.pytest_args if a != "--"]
-    return test(local_dir, extra)
+    return test(local_dir, pytest_args)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,11 @@ class Speaker(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(email__isnull=True, email_blind_index__isnull=True)
-                | Q(email__isnull=False, email_blind_index__regex=r"^[0-9a-f]{64}$"),
+                | Q(
+                    email__isnull=False,
+                    email_blind_index__isnull=False,
+                    email_blind_index__regex=r"^[0-9a-f]{64}$",
+                ),
                 name="speaker_email_has_blind_index",
             ),
             models.CheckConstraint(
@@ -107,7 +111,9 @@ class Speaker(models.Model):
                         AgeVerificationMethod.DATE_OF_BIRTH,
                     ]
                 )
-                | Q(age_attested_minimum__gte=MINIMUM_AGE_FLOOR),
+                | Q(
+                    age_attested_minimum__isnull=False, age_attested_minimum__gte=MINIMUM_AGE_FLOOR
+                ),
                 name="speaker_attestation_states_adult_age",
             ),
         ]
@@ -199,12 +205,12 @@ class Recording(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"Recording {self.external_ref}"
+
     @property
     def duration_hours(self) -> float:
         return self.duration_ms / 3_600_000
-
-    def __str__(self) -> str:
-        return f"Recording {self.external_ref}"
 
 
 class Track(models.Model):
@@ -307,9 +313,7 @@ class DerivedModel(models.Model):
     """A model a licensee trained on releases; withdrawals are carried to it per contract."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    licensee = models.ForeignKey(
-        Licensee, on_delete=models.PROTECT, related_name="derived_models"
-    )
+    licensee = models.ForeignKey(Licensee, on_delete=models.PROTECT, related_name="derived_models")
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=64)
     description = models.TextField(blank=True, default="")

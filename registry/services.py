@@ -98,6 +98,7 @@ def register_speaker(
         raise InvalidInput("name is required", field="name")
     _validate_jurisdiction(jurisdiction)
     _validate_language(preferred_language, field="preferred_language")
+    email = (email or "").strip() or None
     blind_index = None
     if email:
         _validate_email(email)
@@ -114,7 +115,7 @@ def register_speaker(
             raise DuplicateRecord("a speaker with this email already exists", field="email")
         return Speaker.objects.create(
             name=name,
-            email=email or None,
+            email=email,
             email_blind_index=blind_index,
             phone=(phone or "").strip() or None,
             jurisdiction=jurisdiction,
@@ -274,7 +275,7 @@ class PiiRotationResult:
 
 
 def rotate_pii_keys(
-    *, batch_size: int = 500, on_batch: Callable[[int], None] | None = None
+    *, batch_size: int = 500, on_batch: Callable[[int], object] | None = None
 ) -> PiiRotationResult:
     """Re-encrypt every speaker's personal data under the primary key and rebuild the
     email blind index under the current blind-index key.
@@ -309,9 +310,7 @@ def rotate_pii_keys(
                         new_tokens.append(pii.reencrypt(token))
                         changed += 1
                 email_token = tokens[PII_COLUMNS.index("email")]
-                new_index = (
-                    pii.email_blind_index(pii.decrypt(email_token)) if email_token else None
-                )
+                new_index = pii.email_blind_index(pii.decrypt(email_token)) if email_token else None
                 if changed or new_index != blind_index:
                     updates.append((*new_tokens, new_index, speaker_id))
                     result.values_reencrypted += changed

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+
+def subprocess_database_url() -> str:
+    """DATABASE_URL for a process the test starts (worker, beat) that must see the
+    test database the suite created."""
+    settings = connection.settings_dict
+    user = quote(settings["USER"] or "postgres")
+    password = f":{quote(settings['PASSWORD'])}" if settings.get("PASSWORD") else ""
+    name = settings["NAME"]
+    if settings.get("HOST"):
+        host = settings["HOST"]
+        if host.startswith("/"):
+            return f"postgres://{user}{password}@/{name}?host={quote(host)}"
+        return f"postgres://{user}{password}@{host}:{settings.get('PORT') or 5432}/{name}"
+    socket = settings.get("OPTIONS", {}).get("host", "")
+    return f"postgres://{user}{password}@/{name}?host={quote(socket)}"
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for a Django process started by a test: same settings, test database."""
+    env = dict(os.environ)
+    env["DJANGO_ENV"] = "test"
+    env["DATABASE_URL"] = subprocess_database_url()
+    return env

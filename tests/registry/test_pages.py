@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from registry.models import Speaker
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_page_shows_the_catalogue_figures(client) -> None:
+    call_command("seed_demo")
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Consent for every voice" in html
+    assert f"<dd>{Speaker.objects.count()}</dd>" in html
+    assert "US-IL" in html
+
+
+def test_home_page_is_served_in_japanese_when_asked(client) -> None:
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="ja")
+    assert response.status_code == 200
+    assert '<html lang="ja">' in response.content.decode()
+
+
+def test_admin_login_page_answers(client) -> None:
+    assert client.get("/admin/login/").status_code == 200
+
+
+def test_admin_requires_login(client) -> None:
+    response = client.get("/admin/registry/speaker/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_speaker_list_in_admin_shows_no_personal_data(client) -> None:
+    call_command("seed_demo")
+    client.login(username="demo-staff", password="demo-staff-pass")
+    changelist = client.get("/admin/registry/speaker/")
+    assert changelist.status_code == 200
+    speaker = Speaker.objects.filter(jurisdiction="JP").first()
+    detail = client.get(f"/admin/registry/speaker/{speaker.pk}/change/")
+    assert detail.status_code == 200
+    for page in (changelist, detail):
+        html = page.content.decode()
+        assert str(speaker.public_id) in html
+        assert speaker.name not in html
+        assert speaker.email not in html
+
+
+def test_staff_cannot_add_speakers_in_the_admin(client) -> None:
+    call_command("seed_demo")
+    client.login(username="demo-admin", password="demo-admin-pass")
+    assert client.get("/admin/registry/speaker/add/").status_code == 403

@@ -138,16 +138,16 @@ class Recording(models.Model):
         max_length=200, unique=True, help_text="The collection platform's id for this call."
     )
     recorded_at = models.DateTimeField()
-    duration_ms = models.PositiveBigIntegerField()
-    sample_rate_hz = models.PositiveIntegerField()
+    duration_ms = models.PositiveBigIntegerField("duration (ms)")
+    sample_rate_hz = models.PositiveIntegerField("sample rate (Hz)")
     channel_count = models.PositiveSmallIntegerField(default=2)
     isolated_at_source = models.BooleanField(
         help_text="Each speaker was captured on their own channel, not separated afterwards."
     )
     language = models.CharField(max_length=35)
     jurisdiction = models.CharField(max_length=8, help_text="Where the call was recorded.")
-    audio_uri = models.CharField(max_length=1024, blank=True, default="")
-    audio_sha256 = models.CharField(max_length=64, blank=True, default="")
+    audio_uri = models.CharField("audio URI", max_length=1024, blank=True, default="")
+    audio_sha256 = models.CharField("audio SHA-256", max_length=64, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=RecordingStatus.choices, default=RecordingStatus.REGISTERED
     )

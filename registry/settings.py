@@ -218,6 +218,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
+    # The transport expects its folders to exist, in producers (web) and workers alike.
+    for _folder in ("queue", "processed", "control"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # A Redis message whose worker died is redelivered after this many seconds; the
     # outbox sweep (propagation) is what guarantees delivery, this only bounds delay.

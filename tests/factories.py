@@ -30,6 +30,21 @@ class SpeakerFactory(factory.django.DjangoModelFactory[Speaker]):
         return services.register_speaker(**kwargs)
 
 
+def erase_speaker_row(speaker: Speaker) -> Speaker:
+    """Blank a speaker's personal data the way erasure leaves the row (test set-up only;
+    the erasure service arrives with propagation)."""
+    Speaker.objects.filter(pk=speaker.pk).update(
+        name=None,
+        email=None,
+        email_blind_index=None,
+        phone=None,
+        date_of_birth=None,
+        erased_at=timezone.now(),
+    )
+    speaker.refresh_from_db()
+    return speaker
+
+
 class RecordingFactory(factory.django.DjangoModelFactory[Recording]):
     class Meta:
         model = Recording

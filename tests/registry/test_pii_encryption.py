@@ -13,7 +13,7 @@ from django.db import connection
 from registry import pii, services
 from registry.models import Speaker
 from registry.selectors import get_speaker_by_email
-from tests.factories import SpeakerFactory
+from tests.factories import SpeakerFactory, erase_speaker_row
 
 pytestmark = pytest.mark.django_db
 
@@ -138,15 +138,7 @@ def test_rotate_pii_keys_command_reports_what_it_did(settings, capsys) -> None:
 
 
 def test_rotate_pii_keys_leaves_erased_speakers_without_personal_data(settings) -> None:
-    speaker = SpeakerFactory()
-    Speaker.objects.filter(pk=speaker.pk).update(
-        name=None,
-        email=None,
-        email_blind_index=None,
-        phone=None,
-        date_of_birth=None,
-        erased_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
-    )
+    speaker = erase_speaker_row(SpeakerFactory())
     settings.PII_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.PII_ENCRYPTION_KEYS]
     result = services.rotate_pii_keys()
     assert result.speakers_rewritten == 0

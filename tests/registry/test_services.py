@@ -18,7 +18,12 @@ from registry.models import (
     Track,
 )
 from registry.selectors import age_on
-from tests.factories import LicenseeFactory, RecordingFactory, SpeakerFactory
+from tests.factories import (
+    LicenseeFactory,
+    RecordingFactory,
+    SpeakerFactory,
+    erase_speaker_row,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,16 +104,7 @@ def test_register_recording_refuses_a_duplicate_external_ref() -> None:
 
 
 def test_register_recording_refuses_an_erased_speaker() -> None:
-    a, b = SpeakerFactory(), SpeakerFactory()
-    Speaker.objects.filter(pk=b.pk).update(
-        name=None,
-        email=None,
-        email_blind_index=None,
-        phone=None,
-        date_of_birth=None,
-        erased_at=timezone.now(),
-    )
-    b.refresh_from_db()
+    a, b = SpeakerFactory(), erase_speaker_row(SpeakerFactory())
     with pytest.raises(InvalidInput, match="erased"):
         services.register_recording(**_recording_kwargs(), speakers=[a, b])
 

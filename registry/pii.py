@@ -75,6 +75,15 @@ def is_encrypted_with_primary_key(token: str) -> bool:
     return True
 
 
+def keyed_digest(domain: str, value: str) -> str:
+    """HMAC-SHA256 (hex) of ``value`` under the blind-index key, separated by ``domain``
+    so equal values in different roles (an IP, a user agent) give unrelated digests.
+    Used where we must recognise a value again but must not store it."""
+    mac = hmac.HMAC(_blind_index_key(), hashes.SHA256())
+    mac.update(f"{domain}\x1f{value}".encode())
+    return mac.finalize().hex()
+
+
 def normalise_email(email: str) -> str:
     """The form emails are compared in: NFKC, trimmed, case-folded.
 

@@ -147,6 +147,32 @@ def register_recording(
     Every participant is a separate data subject, so each channel has exactly one
     speaker and no speaker appears on two channels.
     """
+    with transaction.atomic(durable=True):
+        return create_recording_with_tracks(
+            external_ref=external_ref,
+            recorded_at=recorded_at,
+            duration_ms=duration_ms,
+            sample_rate_hz=sample_rate_hz,
+            isolated_at_source=isolated_at_source,
+            language=language,
+            jurisdiction=jurisdiction,
+            speakers=speakers,
+        )
+
+
+def create_recording_with_tracks(
+    *,
+    external_ref: str,
+    recorded_at: datetime.datetime,
+    duration_ms: int,
+    sample_rate_hz: int,
+    isolated_at_source: bool,
+    language: str,
+    jurisdiction: str,
+    speakers: Sequence[Speaker],
+) -> Recording:
+    """``register_recording`` inside the caller's transaction (e.g. a pre-call session
+    starting its recording); the caller owns the transaction."""
     external_ref = (external_ref or "").strip()
     if not external_ref:
         raise InvalidInput("external_ref is required", field="external_ref")
@@ -169,25 +195,24 @@ def register_recording(
         raise ChannelMismatch("a speaker can be on only one channel", field="speakers")
     if any(s.erased_at is not None for s in speakers):
         raise InvalidInput("an erased speaker cannot be recorded", field="speakers")
-    with transaction.atomic(durable=True):
-        if Recording.objects.filter(external_ref=external_ref).exists():
-            raise DuplicateRecord(
-                f"recording {external_ref!r} is already registered", field="external_ref"
-            )
-        recording = Recording.objects.create(
-            external_ref=external_ref,
-            recorded_at=recorded_at,
-            duration_ms=duration_ms,
-            sample_rate_hz=sample_rate_hz,
-            channel_count=len(speakers),
-            isolated_at_source=isolated_at_source,
-            language=language,
-            jurisdiction=jurisdiction,
+    if Recording.objects.filter(external_ref=external_ref).exists():
+        raise DuplicateRecord(
+            f"recording {external_ref!r} is already registered", field="external_ref"
         )
-        Track.objects.bulk_create(
-            Track(recording=recording, channel=channel, speaker=speaker)
-            for channel, speaker in enumerate(speakers)
-        )
+    recording = Recording.objects.create(
+        external_ref=external_ref,
+        recorded_at=recorded_at,
+        duration_ms=duration_ms,
+        sample_rate_hz=sample_rate_hz,
+        channel_count=len(speakers),
+        isolated_at_source=isolated_at_source,
+        language=language,
+        jurisdiction=jurisdiction,
+    )
+    Track.objects.bulk_create(
+        Track(recording=recording, channel=channel, speaker=speaker)
+        for channel, speaker in enumerate(speakers)
+    )
     return recording
 
 

@@ -51,6 +51,19 @@ PII_ENCRYPTION_KEYS = [
 BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY", _DEV_BLIND_INDEX_KEY)
 # Ed25519 private key (urlsafe base64 of the 32-byte seed) for receipts and cards.
 SIGNING_KEY = _secret("SIGNING_KEY", _DEV_SIGNING_KEY)
+# Public keys (urlsafe base64 of 32 raw bytes) of signing keys rotated out: still in the
+# JWKS so receipts and cards signed with them keep verifying.
+SIGNING_RETIRED_PUBLIC_KEYS = env.list("SIGNING_RETIRED_PUBLIC_KEYS", default=[])
+
+# Who receipts name as the controller of the personal data (Kantara piiControllers).
+CONSENT_CONTROLLER = {
+    "piiController": env.str("CONSENT_CONTROLLER_NAME", default="Voice Consent Registry (demo)"),
+    "contact": env.str("CONSENT_CONTROLLER_CONTACT", default="Data Protection Officer"),
+    "address": env.str("CONSENT_CONTROLLER_ADDRESS", default="1 Example Street, Springfield"),
+    "email": env.str("CONSENT_CONTROLLER_EMAIL", default="privacy@registry.example"),
+    "phone": env.str("CONSENT_CONTROLLER_PHONE", default="+1 555 0100"),
+}
+CONSENT_POLICY_URL = env.str("CONSENT_POLICY_URL", default="https://registry.example/privacy")
 
 
 def _check_secrets() -> None:
@@ -107,6 +120,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "pgtrigger",
     "registry.apps.RegistryConfig",
@@ -243,6 +257,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.record_worker_heartbeat",
         "schedule": WORKER_HEARTBEAT_SECONDS,
         "options": {"expires": WORKER_HEARTBEAT_SECONDS},
+    },
+    "expire-consents": {
+        "task": "consent.tasks.expire_consents",
+        "schedule": env.float("EXPIRE_CONSENTS_SECONDS", default=3600.0),
+    },
+    "audit-checkpoint": {
+        "task": "consent.tasks.write_audit_checkpoint",
+        "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=86400.0),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

@@ -10,5 +10,6 @@ admin.site.site_title = "Consent registry admin"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path(".well-known/jwks.json", views.jwks, name="jwks"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from registry import signing
 from registry.health import system_health
 from registry.selectors import catalogue_summary
 
@@ -19,6 +20,14 @@ def home(request: HttpRequest) -> HttpResponse:
         "registry/home.html",
         {"summary": catalogue_summary(), "admin_url": "/" + settings.ADMIN_URL},
     )
+
+
+@require_GET
+def jwks(request: HttpRequest) -> JsonResponse:
+    """Public keys that verify receipts, checkpoints and cards (RFC 7517 JWKS)."""
+    response = JsonResponse(signing.jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @never_cache

@@ -4,6 +4,7 @@ the blind index, age checks and track coverage are the real ones."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 from typing import Any
 
 import factory
@@ -57,10 +58,19 @@ class RecordingFactory(factory.django.DjangoModelFactory[Recording]):
     language = "en"
     jurisdiction = "US-IL"
     speakers = factory.LazyFunction(lambda: [SpeakerFactory(), SpeakerFactory()])
+    with_audio = True
 
     @classmethod
     def _create(cls, model_class: type[Recording], *args: Any, **kwargs: Any) -> Recording:
-        return services.register_recording(**kwargs)
+        with_audio = kwargs.pop("with_audio")
+        recording = services.register_recording(**kwargs)
+        if with_audio:
+            recording = services.attach_recording_audio(
+                recording=recording,
+                audio_uri=f"s3://test-audio/{recording.external_ref}.flac",
+                audio_sha256=hashlib.sha256(recording.external_ref.encode()).hexdigest(),
+            )
+        return recording
 
 
 class LicenseeFactory(factory.django.DjangoModelFactory[Licensee]):

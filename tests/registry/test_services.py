@@ -110,7 +110,7 @@ def test_register_recording_refuses_an_erased_speaker() -> None:
 
 
 def test_attach_recording_audio_makes_the_recording_available() -> None:
-    recording = RecordingFactory()
+    recording = RecordingFactory(with_audio=False)
     updated = services.attach_recording_audio(
         recording=recording, audio_uri="s3://bucket/call.flac", audio_sha256="a" * 64
     )
@@ -120,7 +120,7 @@ def test_attach_recording_audio_makes_the_recording_available() -> None:
 
 
 def test_attach_recording_audio_refuses_a_malformed_digest() -> None:
-    recording = RecordingFactory()
+    recording = RecordingFactory(with_audio=False)
     with pytest.raises(InvalidInput, match="audio_sha256"):
         services.attach_recording_audio(
             recording=recording, audio_uri="s3://bucket/call.flac", audio_sha256="ABC"

@@ -1,0 +1,91 @@
+"""Domain errors of consent. Each has a stable ``code`` the API maps to problem+json."""
+
+from __future__ import annotations
+
+from registry.errors import RegistryError
+
+
+class ConsentError(RegistryError):
+    code = "consent_error"
+
+
+class JurisdictionNotSupported(ConsentError):
+    code = "jurisdiction_not_supported"
+
+
+class NoticeUnavailable(ConsentError):
+    code = "notice_unavailable"
+
+
+class NoticeNotCurrent(ConsentError):
+    code = "notice_not_current"
+    status = 409
+
+
+class NoticeIncomplete(ConsentError):
+    code = "notice_incomplete"
+
+
+class AgeNotVerified(ConsentError):
+    code = "age_not_verified"
+    status = 403
+
+
+class BelowMinimumAge(ConsentError):
+    code = "below_minimum_age"
+    status = 403
+
+
+class EvidenceNotAllowed(ConsentError):
+    code = "evidence_not_allowed"
+
+
+class EvidenceIncomplete(ConsentError):
+    code = "evidence_incomplete"
+
+
+class SpeakerErased(ConsentError):
+    code = "speaker_erased"
+    status = 410
+
+
+class ConsentAlreadyGiven(ConsentError):
+    code = "consent_already_given"
+    status = 409
+
+
+class ConsentNotRenewable(ConsentError):
+    code = "consent_not_renewable"
+    status = 409
+
+
+class ConsentIsValid(ConsentError):
+    """Refusing a consent that is currently given: withdraw it instead."""
+
+    code = "consent_is_valid"
+    status = 409
+
+
+class SessionNotOpen(ConsentError):
+    code = "session_not_open"
+    status = 409
+
+
+class NotAParticipant(ConsentError):
+    code = "not_a_participant"
+    status = 403
+
+
+class SessionNotCleared(ConsentError):
+    code = "session_not_cleared"
+    status = 409
+
+
+class InvitationInvalid(ConsentError):
+    code = "invitation_invalid"
+    status = 403
+
+
+class InvitationExpired(ConsentError):
+    code = "invitation_expired"
+    status = 403

@@ -477,7 +477,7 @@ def expire_consents(*, at: datetime.datetime | None = None, batch_size: int = 50
     while True:
         with transaction.atomic():
             batch = list(
-                Consent.objects.select_for_update(skip_locked=True)
+                Consent.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(state__in=VALID_STATES, expires_at__lte=at)
                 .select_related("speaker", "notice", "session")
                 .order_by("expires_at")[:batch_size]

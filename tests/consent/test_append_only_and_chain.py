@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pgtrigger
 import pytest
 from django.core.management import CommandError, call_command
@@ -44,7 +46,7 @@ def test_events_are_linked_into_one_chain_by_the_database(notices) -> None:
     events = _events(2)
     assert [e.seq for e in events] == [1, 2, 3, 4]
     assert events[0].prev_hash == "0" * 64
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     head = ChainHead.objects.get()
     assert (head.seq, head.hash) == (4, events[-1].hash)

@@ -222,6 +222,8 @@ def _append(
     expires_at = None
     if state in VALID_STATES and requirements and requirements.retention_days:
         expires_at = at + datetime.timedelta(days=requirements.retention_days)
+    elif action == ConsentAction.EXPIRE and current is not None:
+        expires_at = current.expires_at  # keep when it lapsed, for the record
     event = ConsentEvent.objects.create(
         speaker=speaker,
         purpose=purpose,
@@ -283,13 +285,18 @@ def _append(
     return consent
 
 
-def _check_session(session: RecordingSession | None, speaker: Speaker, *, giving: bool) -> None:
+def _check_session(
+    session: RecordingSession | None, speaker: Speaker, *, giving: bool
+) -> RecordingSession | None:
+    """The session as it is now (the caller's copy may be stale), if the speaker is in it."""
     if session is None:
-        return
+        return None
+    session = RecordingSession.objects.get(pk=session.pk)
     if not session.participants.filter(speaker=speaker).exists():
         raise NotAParticipant("the speaker is not a participant of this session", field="session")
     if giving and session.status == SessionStatus.CANCELLED:
         raise SessionNotOpen("the session was cancelled", field="session")
+    return session
 
 
 def give_consent(
@@ -313,7 +320,7 @@ def give_consent(
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
-        _check_session(session, speaker, giving=True)
+        session = _check_session(session, speaker, giving=True)
         if session is not None and purpose == Purpose.RECORDING and session.recording_id:
             raise SessionNotOpen(
                 "recording consent must be given before the recording starts", field="session"
@@ -363,7 +370,7 @@ def renew_consent(
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
-        _check_session(session, speaker, giving=True)
+        session = _check_session(session, speaker, giving=True)
         requirements = _check_affirmative_act(
             speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
         )
@@ -406,7 +413,7 @@ def refuse_consent(
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
-        _check_session(session, speaker, giving=False)
+        session = _check_session(session, speaker, giving=False)
         served = current_notice(speaker=speaker, purpose=purpose, language=notice.language)
         if served.pk != notice.pk:
             raise NoticeNotCurrent(f"{notice} is not the current {purpose} notice", field="notice")

@@ -109,7 +109,7 @@ def test_a_fully_covered_recording_commits() -> None:
     ],
 )
 def test_recording_check_constraints(field: str, value: object, constraint: str) -> None:
-    recording = RecordingFactory()
+    recording = RecordingFactory(with_audio=False)
     with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
         Recording.objects.filter(pk=recording.pk).update(**{field: value})
 

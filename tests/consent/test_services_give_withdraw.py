@@ -69,7 +69,7 @@ def test_services_accept_exactly_one_purpose(notices) -> None:
     with pytest.raises(InvalidInput, match="exactly one purpose"):
         services.give_consent(
             speaker=speaker,
-            purpose=["training", "redistribution"],  # type: ignore[arg-type]
+            purpose=["training", "redistribution"],
             notice=notice,
             evidence=signed(),
             actor=services.Actor.of_speaker(speaker),

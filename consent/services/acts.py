@@ -1,0 +1,373 @@
+"""Every write to consent. One purpose per call, always: there is deliberately no
+function that grants several purposes at once (bundling is what regulators fine).
+
+Each entry point validates against the rules in force at that moment, locks the
+speaker (so concurrent calls for one speaker are serialised), appends the event (the
+database links it into the hash chain), updates the derived ``Consent`` row, and writes
+an outbox row for withdrawals and expiries, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from consent.errors import (
+    ConsentAlreadyGiven,
+    ConsentIsValid,
+    ConsentNotRenewable,
+    NotAParticipant,
+    NoticeNotCurrent,
+    SessionNotOpen,
+    SpeakerErased,
+)
+from consent.models import (
+    ACTION_RESULT,
+    VALID_STATES,
+    Consent,
+    ConsentAction,
+    ConsentEvent,
+    ConsentNotice,
+    ConsentOutbox,
+    ConsentSignature,
+    EvidenceMethod,
+    OutboxKind,
+    Purpose,
+    RecordingSession,
+    SessionStatus,
+)
+from consent.rules import Requirements
+from consent.selectors import current_notice
+from consent.services.checks import (
+    Actor,
+    Evidence,
+    check_actor,
+    check_affirmative_act,
+    check_evidence_shape,
+    check_purpose,
+)
+from registry import pii
+from registry.models import Speaker
+
+
+def _lock_speaker(speaker: Speaker) -> Speaker:
+    locked = Speaker.objects.select_for_update().get(pk=speaker.pk)
+    if locked.erased_at is not None:
+        raise SpeakerErased("this speaker's data was erased", field="speaker")
+    return locked
+
+
+def _lock_consent(
+    speaker: Speaker, purpose: str, session: RecordingSession | None
+) -> Consent | None:
+    return (
+        Consent.objects.select_for_update()
+        .filter(speaker=speaker, purpose=purpose, session=session)
+        .first()
+    )
+
+
+def _append(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    action: str,
+    notice: ConsentNotice,
+    evidence: Evidence,
+    actor: Actor,
+    session: RecordingSession | None,
+    current: Consent | None,
+    at: datetime.datetime,
+    requirements: Requirements | None,
+    given_at: datetime.datetime | None = None,
+) -> Consent:
+    """Write the event, its signature, the derived state and the outbox row."""
+    state = ACTION_RESULT[ConsentAction(action)]
+    expires_at = None
+    if state in VALID_STATES and requirements and requirements.retention_days:
+        expires_at = at + datetime.timedelta(days=requirements.retention_days)
+    elif action == ConsentAction.EXPIRE and current is not None:
+        expires_at = current.expires_at  # keep when it lapsed, for the record
+    event = ConsentEvent.objects.create(
+        speaker=speaker,
+        purpose=purpose,
+        action=action,
+        state=state,
+        session=session,
+        notice=notice,
+        notice_language=notice.language,
+        notice_sha256=notice.text_sha256,
+        jurisdiction=speaker.jurisdiction,
+        rules_applied=list(requirements.rules) if requirements else [],
+        evidence_method=evidence.method,
+        evidence_sha256=evidence.document_sha256,
+        actor_kind=actor.kind,
+        actor_ref=actor.ref[:100],
+        ip_hash=pii.keyed_digest("ip", evidence.ip_address) if evidence.ip_address else "",
+        user_agent_hash=pii.keyed_digest("user-agent", evidence.user_agent)
+        if evidence.user_agent
+        else "",
+        occurred_at=evidence.occurred_at or at,
+        recorded_at=at,
+        expires_at=expires_at,
+    )
+    if evidence.signed_name.strip():
+        ConsentSignature.objects.create(event=event, signed_name=evidence.signed_name.strip())
+    ConsentNotice.objects.filter(pk=notice.pk, first_served_at__isnull=True).update(
+        first_served_at=at
+    )
+    values = {
+        "state": state,
+        "notice": notice,
+        "state_since": at,
+        "expires_at": expires_at,
+        "last_event": event,
+        "given_at": given_at if state in VALID_STATES else (current.given_at if current else None),
+        "recording": session.recording if session else None,
+    }
+    if current is None:
+        consent = Consent.objects.create(
+            speaker=speaker, purpose=purpose, session=session, **values
+        )
+    else:
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save(update_fields=list(values))
+        consent = current
+    if action in (ConsentAction.WITHDRAW, ConsentAction.EXPIRE):
+        ConsentOutbox.objects.create(
+            event=event,
+            kind=OutboxKind.WITHDRAWAL if action == ConsentAction.WITHDRAW else OutboxKind.EXPIRY,
+            payload={
+                "event": str(event.public_id),
+                "speaker": str(speaker.public_id),
+                "purpose": purpose,
+                "session": str(session.public_id) if session else None,
+                "effective_at": at.isoformat(),
+            },
+        )
+    return consent
+
+
+def _check_session(
+    session: RecordingSession | None, speaker: Speaker, *, giving: bool
+) -> RecordingSession | None:
+    """The session as it is now (the caller's copy may be stale), if the speaker is in it."""
+    if session is None:
+        return None
+    session = RecordingSession.objects.get(pk=session.pk)
+    if not session.participants.filter(speaker=speaker).exists():
+        raise NotAParticipant("the speaker is not a participant of this session", field="session")
+    if giving and session.status == SessionStatus.CANCELLED:
+        raise SessionNotOpen("the session was cancelled", field="session")
+    return session
+
+
+def give_consent(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    notice: ConsentNotice,
+    evidence: Evidence,
+    actor: Actor,
+    session: RecordingSession | None = None,
+) -> Consent:
+    """Record that ``speaker`` gave consent for one ``purpose`` after reading ``notice``.
+
+    Refuses unless the notice is the current one for the speaker's jurisdiction and
+    language, the speaker meets the minimum age, and the evidence method is one the
+    rules in force allow. Recording consent for a session must precede the recording.
+    """
+    purpose = check_purpose(purpose)
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    at = timezone.now()
+    with transaction.atomic(durable=True):
+        speaker = _lock_speaker(speaker)
+        session = _check_session(session, speaker, giving=True)
+        if session is not None and purpose == Purpose.RECORDING and session.recording_id:
+            raise SessionNotOpen(
+                "recording consent must be given before the recording starts", field="session"
+            )
+        requirements = check_affirmative_act(
+            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
+        )
+        current = _lock_consent(speaker, purpose, session)
+        if (
+            current is not None
+            and current.state in VALID_STATES
+            and not (current.expires_at and current.expires_at <= at)
+        ):
+            raise ConsentAlreadyGiven(
+                f"{purpose} consent is already given; renew it to accept a newer notice",
+                field="purpose",
+            )
+        return _append(
+            speaker=speaker,
+            purpose=purpose,
+            action=ConsentAction.GIVE,
+            notice=notice,
+            evidence=evidence,
+            actor=actor,
+            session=session,
+            current=current,
+            at=at,
+            requirements=requirements,
+            given_at=at,
+        )
+
+
+def renew_consent(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    notice: ConsentNotice,
+    evidence: Evidence,
+    actor: Actor,
+    session: RecordingSession | None = None,
+) -> Consent:
+    """Renew a given (or expired) consent under the current notice. A renewal of a
+    still-valid consent keeps its start (``given_at``); one after expiry starts anew."""
+    purpose = check_purpose(purpose)
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    at = timezone.now()
+    with transaction.atomic(durable=True):
+        speaker = _lock_speaker(speaker)
+        session = _check_session(session, speaker, giving=True)
+        requirements = check_affirmative_act(
+            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
+        )
+        current = _lock_consent(speaker, purpose, session)
+        if current is None or current.state not in (*VALID_STATES, "expired"):
+            raise ConsentNotRenewable(
+                f"only a given or expired {purpose} consent can be renewed", field="purpose"
+            )
+        still_valid = current.state in VALID_STATES and not (
+            current.expires_at and current.expires_at <= at
+        )
+        return _append(
+            speaker=speaker,
+            purpose=purpose,
+            action=ConsentAction.RENEW,
+            notice=notice,
+            evidence=evidence,
+            actor=actor,
+            session=session,
+            current=current,
+            at=at,
+            requirements=requirements,
+            given_at=current.given_at if still_valid else at,
+        )
+
+
+def refuse_consent(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    notice: ConsentNotice,
+    evidence: Evidence,
+    actor: Actor,
+    session: RecordingSession | None = None,
+) -> Consent:
+    """Record a refusal. A consent that is currently given must be withdrawn instead."""
+    purpose = check_purpose(purpose)
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    at = timezone.now()
+    with transaction.atomic(durable=True):
+        speaker = _lock_speaker(speaker)
+        session = _check_session(session, speaker, giving=False)
+        served = current_notice(speaker=speaker, purpose=purpose, language=notice.language)
+        if served.pk != notice.pk:
+            raise NoticeNotCurrent(f"{notice} is not the current {purpose} notice", field="notice")
+        current = _lock_consent(speaker, purpose, session)
+        if current is not None and current.state in VALID_STATES:
+            raise ConsentIsValid(
+                f"{purpose} consent is given; withdraw it instead of refusing", field="purpose"
+            )
+        return _append(
+            speaker=speaker,
+            purpose=purpose,
+            action=ConsentAction.REFUSE,
+            notice=notice,
+            evidence=evidence,
+            actor=actor,
+            session=session,
+            current=current,
+            at=at,
+            requirements=None,
+        )
+
+
+def withdraw_consent(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    evidence: Evidence,
+    actor: Actor,
+    session: RecordingSession | None = None,
+) -> Consent | None:
+    """Withdraw one purpose. Never harder than giving: any affirmative method will do.
+
+    Idempotent: withdrawing a consent that is not in force returns its current state
+    (``None`` when there never was one) and writes no event. The withdrawal event and
+    its outbox row are committed together, so propagation cannot miss it.
+    """
+    purpose = check_purpose(purpose)
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    at = timezone.now()
+    with transaction.atomic(durable=True):
+        speaker = _lock_speaker(speaker)
+        current = _lock_consent(speaker, purpose, session)
+        if current is None or current.state not in VALID_STATES:
+            return current
+        return _append(
+            speaker=speaker,
+            purpose=purpose,
+            action=ConsentAction.WITHDRAW,
+            notice=current.notice,
+            evidence=evidence,
+            actor=actor,
+            session=session,
+            current=current,
+            at=at,
+            requirements=None,
+        )
+
+
+def expire_consents(*, at: datetime.datetime | None = None, batch_size: int = 500) -> int:
+    """Mark every consent whose expiry has passed as expired (scheduled by beat).
+
+    Each batch is one transaction; rows another worker holds are skipped (SKIP LOCKED)
+    and picked up by the next run, so two schedulers never expire one consent twice.
+    """
+    at = at or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Consent.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(state__in=VALID_STATES, expires_at__lte=at)
+                .select_related("speaker", "notice", "session")
+                .order_by("expires_at")[:batch_size]
+            )
+            for consent in batch:
+                _append(
+                    speaker=consent.speaker,
+                    purpose=consent.purpose,
+                    action=ConsentAction.EXPIRE,
+                    notice=consent.notice,
+                    evidence=Evidence(method=EvidenceMethod.SYSTEM, occurred_at=consent.expires_at),
+                    actor=Actor.system(),
+                    session=consent.session,
+                    current=consent,
+                    at=at,
+                    requirements=None,
+                )
+            expired += len(batch)
+        if len(batch) < batch_size:
+            return expired

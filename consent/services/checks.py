@@ -1,0 +1,146 @@
+"""Who may act, with what evidence, under which rules: the validation every act shares."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+from consent.errors import (
+    AgeNotVerified,
+    BelowMinimumAge,
+    EvidenceIncomplete,
+    EvidenceNotAllowed,
+    NoticeIncomplete,
+    NoticeNotCurrent,
+)
+from consent.models import (
+    ActorKind,
+    ConsentNotice,
+    EvidenceMethod,
+    Purpose,
+)
+from consent.rules import AFFIRMATIVE_METHODS, Requirements, requirements_for
+from consent.selectors import current_notice
+from registry.errors import InvalidInput
+from registry.models import AgeVerificationMethod, Speaker
+from registry.selectors import age_on
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performed the act. Staff act only with recorded evidence of the speaker's act."""
+
+    kind: str
+    ref: str = ""
+
+    @classmethod
+    def of_speaker(cls, speaker: Speaker) -> Actor:
+        return cls(ActorKind.SPEAKER, str(speaker.public_id))
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(ActorKind.SYSTEM, "scheduler")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How the act was captured. ``document_sha256`` is the digest of the recorded
+    spoken phrase or the scanned paper form; ``signed_name`` the typed-name signature."""
+
+    method: str
+    document_sha256: str = ""
+    signed_name: str = ""
+    ip_address: str = ""
+    user_agent: str = ""
+    occurred_at: datetime.datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def check_purpose(purpose: object) -> str:
+    if not isinstance(purpose, str) or purpose not in Purpose.values:
+        raise InvalidInput(
+            "exactly one purpose per act: one of " + ", ".join(Purpose.values), field="purpose"
+        )
+    return purpose
+
+
+def check_actor(actor: Actor, evidence: Evidence) -> None:
+    if actor.kind not in ActorKind.values:
+        raise InvalidInput(f"unknown actor kind {actor.kind!r}", field="actor")
+    if actor.kind == ActorKind.STAFF and evidence.method not in (
+        EvidenceMethod.SIGNED_PAPER,
+        EvidenceMethod.SPOKEN_PHRASE,
+    ):
+        # Support staff may record a speaker's act, never perform one for them.
+        raise EvidenceNotAllowed(
+            "staff can record consent only with the speaker's signed form or spoken phrase",
+            field="evidence",
+        )
+
+
+def check_evidence_shape(evidence: Evidence) -> None:
+    if evidence.method not in AFFIRMATIVE_METHODS:
+        raise EvidenceNotAllowed(
+            f"{evidence.method!r} is not an act of the speaker", field="evidence.method"
+        )
+    if evidence.method in (EvidenceMethod.SPOKEN_PHRASE, EvidenceMethod.SIGNED_PAPER) and not (
+        SHA256.match(evidence.document_sha256 or "")
+    ):
+        raise EvidenceIncomplete(
+            "this method needs the sha256 of the recorded phrase or scanned form",
+            field="evidence.document_sha256",
+        )
+    if evidence.method == EvidenceMethod.WEB_FORM_SIGNED and not evidence.signed_name.strip():
+        raise EvidenceIncomplete(
+            "a written consent needs the speaker's typed name", field="evidence.signed_name"
+        )
+
+
+def check_speaker_age(speaker: Speaker, requirements: Requirements, at: datetime.datetime) -> None:
+    method = speaker.age_verification_method
+    if method == AgeVerificationMethod.UNVERIFIED:
+        raise AgeNotVerified("the speaker's age has not been verified", field="age")
+    if method == AgeVerificationMethod.DATE_OF_BIRTH:
+        assert speaker.date_of_birth is not None  # noqa: S101 - a database constraint
+        old_enough = age_on(speaker.date_of_birth, at.date()) >= requirements.min_age
+    else:
+        old_enough = (speaker.age_attested_minimum or 0) >= requirements.min_age
+    if not old_enough:
+        raise BelowMinimumAge(
+            f"consent in {speaker.jurisdiction} needs the speaker to be at least "
+            f"{requirements.min_age}",
+            field="age",
+        )
+
+
+def check_affirmative_act(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    notice: ConsentNotice,
+    evidence: Evidence,
+    at: datetime.datetime,
+) -> Requirements:
+    """The rules in force for giving or renewing: current notice, age, evidence."""
+    requirements = requirements_for(jurisdiction=speaker.jurisdiction, purpose=purpose, at=at)
+    served = current_notice(speaker=speaker, purpose=purpose, language=notice.language, at=at)
+    if served.pk != notice.pk:
+        raise NoticeNotCurrent(
+            f"{notice} is not the current {purpose} notice for this speaker ({served})",
+            field="notice",
+        )
+    if requirements.requires_retention_schedule and not notice.retention_schedule.strip():
+        raise NoticeIncomplete(
+            "the law here requires the notice to publish a retention schedule", field="notice"
+        )
+    check_speaker_age(speaker, requirements, at)
+    if evidence.method not in requirements.allowed_methods:
+        allowed = ", ".join(sorted(requirements.allowed_methods))
+        raise EvidenceNotAllowed(
+            f"{purpose} consent in {speaker.jurisdiction} must be given by: {allowed}",
+            field="evidence.method",
+        )
+    return requirements

@@ -1,0 +1,129 @@
+"""Recording sessions: pre-call consent of every participant before anyone is recorded."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from consent.errors import (
+    InvitationExpired,
+    InvitationInvalid,
+    SessionNotCleared,
+    SessionNotOpen,
+)
+from consent.models import (
+    Consent,
+    RecordingSession,
+    SessionParticipant,
+    SessionStatus,
+)
+from consent.selectors import cleared_to_record
+from registry import services as catalogue
+from registry.errors import InvalidInput
+from registry.models import Recording, Speaker
+
+INVITATION_SALT = "consent.session-invitation"
+
+
+def create_recording_session(
+    *,
+    external_ref: str,
+    jurisdiction: str,
+    language: str,
+    speakers: list[Speaker],
+    invite_valid_for: datetime.timedelta = datetime.timedelta(days=7),
+) -> RecordingSession:
+    """Open a session for a call; ``speakers[i]`` will be on channel ``i``."""
+    if not (external_ref or "").strip():
+        raise InvalidInput("external_ref is required", field="external_ref")
+    if len(speakers) < 2 or len({s.pk for s in speakers}) != len(speakers):
+        raise InvalidInput("a session needs at least two distinct speakers", field="speakers")
+    with transaction.atomic(durable=True):
+        if RecordingSession.objects.filter(external_ref=external_ref).exists():
+            raise InvalidInput(f"session {external_ref!r} exists", field="external_ref")
+        session = RecordingSession.objects.create(
+            external_ref=external_ref.strip(),
+            jurisdiction=jurisdiction,
+            language=language,
+            invite_expires_at=timezone.now() + invite_valid_for,
+        )
+        SessionParticipant.objects.bulk_create(
+            SessionParticipant(session=session, speaker=speaker, channel=channel)
+            for channel, speaker in enumerate(speakers)
+        )
+    return session
+
+
+def invitation_token(participant: SessionParticipant) -> str:
+    """A signed token for the participant's invitation link (checked for expiry on use)."""
+    return signing.dumps(
+        {"p": str(participant.public_id), "s": str(participant.session.public_id)},
+        salt=INVITATION_SALT,
+        compress=True,
+    )
+
+
+def participant_from_invitation(token: str) -> SessionParticipant:
+    """The participant an invitation link names; refuses forged and expired links."""
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature as exc:
+        raise InvitationInvalid("this invitation link is not valid") from exc
+    participant = (
+        SessionParticipant.objects.select_related("session", "speaker")
+        .filter(public_id=data.get("p"), session__public_id=data.get("s"))
+        .first()
+    )
+    if participant is None:
+        raise InvitationInvalid("this invitation link is not valid")
+    if participant.session.invite_expires_at <= timezone.now():
+        raise InvitationExpired("this invitation has expired; ask for a new link")
+    if participant.session.status != SessionStatus.OPEN:
+        raise SessionNotOpen("this session is no longer waiting for consent")
+    return participant
+
+
+def start_recording(
+    *,
+    session: RecordingSession,
+    external_ref: str,
+    duration_ms: int,
+    sample_rate_hz: int,
+    isolated_at_source: bool = True,
+    recorded_at: datetime.datetime | None = None,
+) -> Recording:
+    """Create the session's recording, refusing unless every participant has given
+    recording consent covering it; links tracks to participants and scoped consents to
+    the recording."""
+    recorded_at = recorded_at or timezone.now()
+    with transaction.atomic(durable=True):
+        session = RecordingSession.objects.select_for_update().get(pk=session.pk)
+        if session.status != SessionStatus.OPEN:
+            raise SessionNotOpen("this session is not waiting to record", field="session")
+        if not cleared_to_record(session, at=recorded_at):
+            raise SessionNotCleared(
+                "not every participant has given recording consent", field="session"
+            )
+        participants = list(session.participants.select_related("speaker").order_by("channel"))
+        recording = catalogue.create_recording_with_tracks(
+            external_ref=external_ref,
+            recorded_at=recorded_at,
+            duration_ms=duration_ms,
+            sample_rate_hz=sample_rate_hz,
+            isolated_at_source=isolated_at_source,
+            language=session.language,
+            jurisdiction=session.jurisdiction,
+            speakers=[p.speaker for p in participants],
+        )
+        tracks = {t.channel: t for t in recording.tracks.all()}
+        for participant in participants:
+            participant.track = tracks[participant.channel]
+            participant.save(update_fields=["track"])
+        session.recording = recording
+        session.status = SessionStatus.RECORDING
+        session.save(update_fields=["recording", "status"])
+        Consent.objects.filter(session=session).update(recording=recording)
+    return recording

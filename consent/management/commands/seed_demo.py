@@ -1,10 +1,11 @@
 """Idempotent demo data for `make run`: speakers in seven jurisdictions (names in their
-own scripts), two-channel recordings, a licensee with a derived model, staff logins."""
+own scripts), consent notices in four languages, a realistic mix of consent events,
+two-channel recordings made through pre-call sessions, a licensee with a derived model,
+and staff logins. Lives in the highest app of the import graph because it uses them all."""
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import random
 from typing import Any
 
@@ -14,6 +15,8 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from consent import demo
+from consent.models import ConsentEvent
 from registry import services
 from registry.models import (
     AgeVerificationMethod,
@@ -50,14 +53,21 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("seed_demo refuses to run in production")
         speakers = self._speakers()
+        demo.publish_demo_notices()
+        first_run = not ConsentEvent.objects.exists()
+        demo.seed_consents(speakers)
         created_recordings = self._recordings(speakers)
+        demo.seed_open_sessions(speakers)
+        if first_run:
+            demo.seed_withdrawals(speakers)
         self._licensee()
         self._users()
         self.stdout.write(
             self.style.SUCCESS(
                 f"demo data: {Speaker.objects.count()} speakers, "
                 f"{Recording.objects.count()} recordings "
-                f"({created_recordings} new), {Licensee.objects.count()} licensees"
+                f"({created_recordings} new), {ConsentEvent.objects.count()} consent events, "
+                f"{Licensee.objects.count()} licensees"
             )
         )
 
@@ -89,40 +99,21 @@ class Command(BaseCommand):
         return speakers
 
     def _recordings(self, speakers: list[Speaker]) -> int:
+        """Two-channel calls between demo speakers, made through pre-call sessions."""
         rng = random.Random(2026)  # fixed: the same demo on every machine
-        created = 0
-        start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+        pairs, durations = [], []
         for number in range(1, DEMO_RECORDINGS + 1):
-            external_ref = f"demo-call-{number:04d}"
-            # Draw before the existence check so reruns consume the same randomness.
             group = rng.randrange(len(DEMO_SPEAKERS))
             first, second = rng.sample(range(3), 2)
-            cross_border = number % 8 == 0
-            duration_ms = rng.randint(4 * 60, 15 * 60) * 1000 + rng.randint(0, 999)
-            sample_rate = rng.choice([16_000, 24_000, 48_000])
-            if Recording.objects.filter(external_ref=external_ref).exists():
-                continue
-            a = speakers[group * 3 + first]
-            other_group = (group + 1) % len(DEMO_SPEAKERS) if cross_border else group
-            b = speakers[other_group * 3 + second]
-            recording = services.register_recording(
-                external_ref=external_ref,
-                recorded_at=start + datetime.timedelta(days=number * 3, hours=number % 7),
-                duration_ms=duration_ms,
-                sample_rate_hz=sample_rate,
-                isolated_at_source=number % 10 != 0,
-                language=a.preferred_language,
-                jurisdiction=a.jurisdiction,
-                speakers=[a, b],
-            )
-            if number % 6 != 0:  # a few are still waiting for their audio upload
-                services.attach_recording_audio(
-                    recording=recording,
-                    audio_uri=f"s3://demo-voice-audio/{external_ref}.flac",
-                    audio_sha256=hashlib.sha256(external_ref.encode()).hexdigest(),
+            other_group = (group + 1) % len(DEMO_SPEAKERS) if number % 8 == 0 else group
+            pairs.append((group * 3 + first, other_group * 3 + second))
+            durations.append(
+                (
+                    rng.randint(4 * 60, 15 * 60) * 1000 + rng.randint(0, 999),
+                    rng.choice([16_000, 24_000, 48_000]),
                 )
-            created += 1
-        return created
+            )
+        return demo.seed_sessions(speakers, pairs, durations)
 
     def _licensee(self) -> None:
         licensee = Licensee.objects.filter(slug=DEMO_LICENSEE_SLUG).first()

@@ -4,6 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from consent.chain import verify_chain
+from consent.eligibility import eligible_recordings
+from consent.models import ConsentEvent, ConsentNotice, ConsentOutbox, Purpose, RecordingSession
 from registry.models import DerivedModel, Licensee, Recording, Speaker, Track
 from registry.selectors import get_speaker_by_email
 
@@ -55,3 +58,30 @@ def test_seed_demo_refuses_to_run_in_production(settings) -> None:
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo")
     assert Speaker.objects.count() == 0
+
+
+def test_seed_demo_publishes_notices_in_english_japanese_german_and_french() -> None:
+    call_command("seed_demo")
+    languages = set(ConsentNotice.objects.values_list("language", flat=True))
+    assert {"en", "ja", "de", "fr"} <= languages
+    for purpose in Purpose.values:
+        assert ConsentNotice.objects.filter(purpose=purpose, jurisdiction="JP", language="ja")
+
+
+def test_seed_demo_creates_a_realistic_mix_of_consent_events_on_a_valid_chain() -> None:
+    call_command("seed_demo")
+    actions = set(ConsentEvent.objects.values_list("action", flat=True))
+    assert {"give", "refuse", "withdraw"} <= actions
+    assert set(ConsentEvent.objects.values_list("purpose", flat=True)) == set(Purpose.values)
+    assert ConsentOutbox.objects.count() == 3
+    assert verify_chain().ok
+    # The calls were made after everyone consented, so most are usable.
+    assert eligible_recordings(purpose=Purpose.RECORDING).count() >= 20
+    assert RecordingSession.objects.filter(status="open").count() == 2
+
+
+def test_seed_demo_twice_writes_no_new_events() -> None:
+    call_command("seed_demo")
+    events = ConsentEvent.objects.count()
+    call_command("seed_demo")
+    assert ConsentEvent.objects.count() == events

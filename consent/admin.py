@@ -1,0 +1,133 @@
+"""Consent in the admin: the event log, states, rules and checkpoints are read-only for
+everyone (the history is evidence); notices are published through the service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from consent.models import (
+    AuditCheckpoint,
+    Consent,
+    ConsentEvent,
+    ConsentNotice,
+    ConsentOutbox,
+    JurisdictionRule,
+    RecordingSession,
+    SessionParticipant,
+)
+from registry.admin import ReadOnlyAdmin
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "seq",
+        "occurred_at",
+        "speaker_public_id",
+        "purpose",
+        "action",
+        "state",
+        "notice",
+        "notice_language",
+        "jurisdiction",
+        "evidence_method",
+        "actor_kind",
+    ]
+    list_filter = [
+        "purpose",
+        "action",
+        "state",
+        "jurisdiction",
+        "notice_language",
+        "evidence_method",
+        "actor_kind",
+    ]
+    search_fields = ["=public_id", "=speaker__public_id"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["speaker", "notice"]
+    show_full_result_count = False
+
+    @admin.display(description="speaker")
+    def speaker_public_id(self, event: ConsentEvent) -> str:
+        return str(event.speaker.public_id)
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "speaker",
+        "purpose",
+        "session",
+        "state",
+        "state_since",
+        "given_at",
+        "expires_at",
+        "notice",
+    ]
+    list_filter = ["purpose", "state"]
+    search_fields = ["=speaker__public_id"]
+    list_select_related = ["speaker", "notice", "session"]
+
+
+@admin.register(ConsentNotice)
+class ConsentNoticeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "purpose",
+        "jurisdiction",
+        "language",
+        "version",
+        "status",
+        "title",
+        "first_served_at",
+    ]
+    list_filter = ["purpose", "jurisdiction", "language", "status"]
+    search_fields = ["title", "=text_sha256"]
+
+
+@admin.register(JurisdictionRule)
+class JurisdictionRuleAdmin(ReadOnlyAdmin):
+    list_display = [
+        "jurisdiction",
+        "purpose",
+        "effective_from",
+        "effective_to",
+        "min_age",
+        "requires_written",
+        "requires_explicit",
+        "retention_days",
+        "citation",
+    ]
+    list_filter = ["jurisdiction", "purpose"]
+
+
+class ParticipantInline(admin.TabularInline):
+    model = SessionParticipant
+    fields = ("channel", "speaker", "track")
+    readonly_fields = ("channel", "speaker", "track")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RecordingSession)
+class RecordingSessionAdmin(ReadOnlyAdmin):
+    list_display = ["external_ref", "status", "jurisdiction", "language", "created_at", "recording"]
+    list_filter = ["status", "jurisdiction"]
+    search_fields = ["=external_ref", "=public_id"]
+    inlines = [ParticipantInline]
+
+
+@admin.register(ConsentOutbox)
+class ConsentOutboxAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "event", "created_at", "published_at"]
+    list_filter = ["kind"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "seq", "event_count", "head_hash", "kid"]

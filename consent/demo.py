@@ -158,8 +158,7 @@ NOTICE_TEXT: dict[str, dict[str, tuple[str, str, str, str]]] = {
         ),
         "likeness": (
             "Voix de synthèse",
-            "Nous souhaitons permettre à des modèles de générer une voix qui ressemble "
-            "à la vôtre.",
+            "Nous souhaitons permettre à des modèles de générer une voix qui ressemble à la vôtre.",
             "La génération de parole synthétique avec votre voix pour les usages annoncés.",
             "L'usurpation d'identité ou tout usage non annoncé.",
         ),

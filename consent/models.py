@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 
 from registry.fields import EncryptedTextField
-from registry.models import LANGUAGE_RE, SHA256_RE, Recording, Speaker, Track
+from registry.models import LANGUAGE_RE, SHA256_RE, Recording, Speaker, Track, one_of
 
 
 class Purpose(models.TextChoices):
@@ -209,6 +209,8 @@ class ConsentNotice(models.Model):
                 condition=Q(text_sha256__regex=SHA256_RE), name="notice_sha256_hex"
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="notice_version_positive"),
+            one_of("purpose", Purpose, "notice_purpose_known"),
+            one_of("status", NoticeStatus, "notice_status_known"),
         ]
         triggers = [
             pgtrigger.Protect(
@@ -263,6 +265,7 @@ class RecordingSession(models.Model):
                 condition=~Q(status=SessionStatus.RECORDING) | Q(recording__isnull=False),
                 name="session_recording_has_recording",
             ),
+            one_of("status", SessionStatus, "session_status_known"),
         ]
 
     def __str__(self) -> str:
@@ -339,6 +342,11 @@ class ConsentEvent(models.Model):
                 condition=Q(evidence_sha256="") | Q(evidence_sha256__regex=SHA256_RE),
                 name="event_evidence_sha256_hex",
             ),
+            one_of("purpose", Purpose, "event_purpose_known"),
+            one_of("action", ConsentAction, "event_action_known"),
+            one_of("state", ConsentState, "event_state_known"),
+            one_of("evidence_method", EvidenceMethod, "event_evidence_method_known"),
+            one_of("actor_kind", ActorKind, "event_actor_kind_known"),
             models.CheckConstraint(
                 condition=~Q(evidence_method__in=DIGEST_METHODS) | ~Q(evidence_sha256=""),
                 name="event_file_evidence_has_digest",
@@ -413,6 +421,8 @@ class Consent(models.Model):
                 condition=~Q(state__in=VALID_STATES) | Q(given_at__isnull=False),
                 name="consent_valid_has_given_at",
             ),
+            one_of("purpose", Purpose, "consent_purpose_known"),
+            one_of("state", ConsentState, "consent_state_known"),
             models.CheckConstraint(
                 condition=Q(recording__isnull=True) | Q(session__isnull=False),
                 name="consent_recording_only_with_session",

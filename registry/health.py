@@ -7,11 +7,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.utils import timezone
+from kombu import Connection
 
-from registry.celery import app as celery_app
 from registry.selectors import latest_worker_heartbeat
 
 
@@ -43,7 +44,12 @@ def _ping_database() -> None:
 
 
 def _ping_broker() -> None:
-    with celery_app.connection_for_write() as conn:
+    # The URL from Django settings, i.e. what the worker and beat are configured with.
+    with Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        connect_timeout=2,
+    ) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
 
 

@@ -153,7 +153,19 @@ def run(local_dir: Path, procfile: Path) -> int:
         _manage(env, "migrate", "--noinput")
         _manage(env, "seed_demo")
         supervisor = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "honcho", "-f", str(procfile), "-d", str(BASE_DIR), "start"],
+            # -e /dev/null: honcho must not read .env itself and override what we decided.
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "-e",
+                os.devnull,
+                "-f",
+                str(procfile),
+                "-d",
+                str(BASE_DIR),
+                "start",
+            ],
             env=env,
         )
         base = f"http://{host}:{port}"
@@ -198,6 +210,14 @@ def test(local_dir: Path, pytest_args: Sequence[str]) -> int:
     return result.returncode
 
 
+def _load_dot_env() -> None:
+    """Read .env into our environment (the environment wins), so the launcher decides
+    the database and ports with the same values Django will see."""
+    import environ
+
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after "--" belongs to pytest, untouched.
@@ -210,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--local-dir", type=Path, default=BASE_DIR / ".local")
     parser.add_argument("--procfile", type=Path, default=BASE_DIR / "Procfile")
     args = parser.parse_args(own)
+    _load_dot_env()
     local_dir = args.local_dir.resolve()
     if args.mode == "run":
         if pytest_args:

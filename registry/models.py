@@ -25,6 +25,12 @@ MINIMUM_AGE_FLOOR = 18
 MAX_CHANNELS = 16
 
 
+def one_of(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    """A database check that ``field`` holds one of ``choices`` (forms are not enough:
+    raw SQL, bulk loads and the admin all write here)."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
 class AgeVerificationMethod(models.TextChoices):
     UNVERIFIED = "unverified", "Not yet verified"
     DATE_OF_BIRTH = "date_of_birth", "Date of birth given by the speaker"
@@ -67,6 +73,7 @@ class Speaker(models.Model):
             models.CheckConstraint(
                 condition=Q(jurisdiction__regex=JURISDICTION_RE), name="speaker_jurisdiction_iso"
             ),
+            one_of("age_verification_method", AgeVerificationMethod, "speaker_age_method_known"),
             models.CheckConstraint(
                 condition=Q(preferred_language__regex=LANGUAGE_RE), name="speaker_language_bcp47"
             ),
@@ -159,6 +166,7 @@ class Recording(models.Model):
         indexes = [models.Index(fields=["recorded_at"], name="recording_recorded_at_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(duration_ms__gt=0), name="recording_duration_gt_0"),
+            one_of("status", RecordingStatus, "recording_status_known"),
             models.CheckConstraint(
                 condition=Q(sample_rate_hz__gte=8000, sample_rate_hz__lte=192_000),
                 name="recording_sample_rate_range",
@@ -328,6 +336,7 @@ class DerivedModel(models.Model):
             models.UniqueConstraint(
                 fields=["licensee", "name", "version"], name="derived_model_unique_version"
             ),
+            one_of("withdrawal_action", WithdrawalAction, "derived_model_action_known"),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from registry import pii
@@ -110,25 +110,32 @@ def register_speaker(
         attested_minimum=age_attested_minimum,
         today=now.date(),
     )
-    with transaction.atomic(durable=True):
-        if blind_index and Speaker.objects.filter(email_blind_index=blind_index).exists():
-            raise DuplicateRecord("a speaker with this email already exists", field="email")
-        return Speaker.objects.create(
-            name=name,
-            email=email,
-            email_blind_index=blind_index,
-            phone=(phone or "").strip() or None,
-            jurisdiction=jurisdiction,
-            preferred_language=preferred_language,
-            date_of_birth=date_of_birth,
-            age_verification_method=age_verification_method,
-            age_attested_minimum=age_attested_minimum
-            if age_verification_method != AgeVerificationMethod.DATE_OF_BIRTH
-            else None,
-            age_verified_at=None
-            if age_verification_method == AgeVerificationMethod.UNVERIFIED
-            else now,
-        )
+    duplicate = DuplicateRecord("a speaker with this email already exists", field="email")
+    try:
+        with transaction.atomic(durable=True):
+            if blind_index and Speaker.objects.filter(email_blind_index=blind_index).exists():
+                raise duplicate
+            return Speaker.objects.create(
+                name=name,
+                email=email,
+                email_blind_index=blind_index,
+                phone=(phone or "").strip() or None,
+                jurisdiction=jurisdiction,
+                preferred_language=preferred_language,
+                date_of_birth=date_of_birth,
+                age_verification_method=age_verification_method,
+                age_attested_minimum=age_attested_minimum
+                if age_verification_method != AgeVerificationMethod.DATE_OF_BIRTH
+                else None,
+                age_verified_at=None
+                if age_verification_method == AgeVerificationMethod.UNVERIFIED
+                else now,
+            )
+    except IntegrityError as exc:
+        # Two registrations of one email raced past the check: the unique index decides.
+        if "email_blind_index" in str(exc):
+            raise duplicate from exc
+        raise
 
 
 def register_recording(
@@ -224,8 +231,13 @@ def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256
     _require_match(audio_sha256, SHA256_RE, field="audio_sha256", what="64 lowercase hex digits")
     with transaction.atomic(durable=True):
         locked = Recording.objects.select_for_update().get(pk=recording.pk)
-        if locked.status == RecordingStatus.AUDIO_DELETED:
-            raise InvalidInput("the audio of this recording was destroyed", field="status")
+        if locked.status not in (RecordingStatus.REGISTERED, RecordingStatus.AVAILABLE):
+            # A quarantined recording is released by review, never by an upload; a
+            # destroyed one never comes back.
+            raise InvalidInput(
+                f"audio cannot be attached to a recording that is {locked.status}",
+                field="status",
+            )
         locked.audio_uri = audio_uri
         locked.audio_sha256 = audio_sha256
         locked.status = RecordingStatus.AVAILABLE

@@ -27,9 +27,9 @@ def test_healthz_uses_the_real_redis_broker_in_tests() -> None:
     assert celery_app.conf.broker_url.startswith("redis://")
 
 
-def test_healthz_is_503_when_the_broker_is_unreachable(client, monkeypatch) -> None:
+def test_healthz_is_503_when_the_broker_is_unreachable(client, settings) -> None:
     # Nothing listens on port 1: the connection is refused, as with a dead Redis.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()

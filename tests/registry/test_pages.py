@@ -39,7 +39,9 @@ def test_speaker_list_in_admin_shows_no_personal_data(client) -> None:
     client.login(username="demo-staff", password="demo-staff-pass")
     changelist = client.get("/admin/registry/speaker/")
     assert changelist.status_code == 200
-    speaker = Speaker.objects.filter(jurisdiction="JP").first()
+    speaker = Speaker.objects.filter(
+        jurisdiction="JP", age_verification_method="date_of_birth"
+    ).first()
     detail = client.get(f"/admin/registry/speaker/{speaker.pk}/change/")
     assert detail.status_code == 200
     for page in (changelist, detail):
@@ -47,6 +49,9 @@ def test_speaker_list_in_admin_shows_no_personal_data(client) -> None:
         assert str(speaker.public_id) in html
         assert speaker.name not in html
         assert speaker.email not in html
+        assert speaker.phone not in html
+        assert speaker.date_of_birth.isoformat() not in html
+        assert str(speaker.date_of_birth.year) not in html  # in any date format
 
 
 def test_staff_cannot_add_speakers_in_the_admin(client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from registry import services
@@ -222,3 +223,22 @@ def test_register_licensee_refuses_a_duplicate_slug() -> None:
 def test_register_licensee_refuses_a_bad_slug() -> None:
     with pytest.raises(InvalidInput, match="slug"):
         LicenseeFactory(slug="Acme Labs")
+
+
+def test_attaching_audio_does_not_release_a_quarantined_recording() -> None:
+    recording = RecordingFactory(with_audio=False)
+    Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.QUARANTINED)
+    with pytest.raises(InvalidInput, match="quarantined"):
+        services.attach_recording_audio(
+            recording=recording, audio_uri="s3://bucket/call.flac", audio_sha256="a" * 64
+        )
+    recording.refresh_from_db()
+    assert recording.status == RecordingStatus.QUARANTINED
+
+
+def test_a_duplicate_email_that_races_past_the_check_is_still_a_duplicate(monkeypatch) -> None:
+    SpeakerFactory(email="race@example.org")
+    # Simulate the other transaction committing between our check and our insert.
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)
+    with pytest.raises(DuplicateRecord):
+        SpeakerFactory(email="race@example.org")

@@ -20,6 +20,7 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "registry.settings",
         "DJANGO_ENV": "production",
+        "DJANGO_READ_DOT_ENV": "false",
         "ALLOWED_HOSTS": "registry.example",
         **fresh_secrets(),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",

@@ -8,6 +8,7 @@ callers get a clear domain error instead of an IntegrityError.
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 import pgtrigger
 from django.db import models
@@ -66,6 +67,9 @@ class Speaker(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Erasure removes personal data but keeps the row: consent evidence points at it.
     erased_at = models.DateTimeField(null=True, blank=True)
+
+    # Rebuilt by rotate_pii_keys under the current blind-index key.
+    BLIND_INDEXES: ClassVar[dict[str, str]] = {"email_blind_index": "email"}
 
     class Meta:
         ordering = ["id"]

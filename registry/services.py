@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import pii
@@ -299,67 +298,3 @@ def record_worker_heartbeat(*, name: str, hostname: str) -> WorkerHeartbeat:
         name=name, defaults={"beat_at": timezone.now(), "hostname": hostname[:255]}
     )
     return heartbeat
-
-
-PII_COLUMNS = ("name", "email", "phone", "date_of_birth")
-
-
-@dataclass
-class PiiRotationResult:
-    speakers_examined: int = 0
-    speakers_rewritten: int = 0
-    values_reencrypted: int = 0
-
-
-def rotate_pii_keys(
-    *, batch_size: int = 500, on_batch: Callable[[int], object] | None = None
-) -> PiiRotationResult:
-    """Re-encrypt every speaker's personal data under the primary key and rebuild the
-    email blind index under the current blind-index key.
-
-    Works in batches, each its own transaction with its rows locked, so it can run
-    while the service is live and be interrupted and resumed; values already under
-    the primary key are left alone, so a second run rewrites nothing.
-    """
-    if batch_size < 1:
-        raise InvalidInput("batch_size must be positive", field="batch_size")
-    result = PiiRotationResult()
-    last_id = 0
-    columns = ", ".join(PII_COLUMNS)
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, email_blind_index, {columns} FROM registry_speaker "  # noqa: S608
-                "WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE",
-                [last_id, batch_size],
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return result
-            updates = []
-            for speaker_id, blind_index, *tokens in rows:
-                new_tokens = []
-                changed = 0
-                for token in tokens:
-                    if token is None or pii.is_encrypted_with_primary_key(token):
-                        new_tokens.append(token)
-                    else:
-                        new_tokens.append(pii.reencrypt(token))
-                        changed += 1
-                email_token = tokens[PII_COLUMNS.index("email")]
-                new_index = pii.email_blind_index(pii.decrypt(email_token)) if email_token else None
-                if changed or new_index != blind_index:
-                    updates.append((*new_tokens, new_index, speaker_id))
-                    result.values_reencrypted += changed
-                result.speakers_examined += 1
-            if updates:
-                assignments = ", ".join(f"{column} = %s" for column in PII_COLUMNS)
-                cursor.executemany(
-                    f"UPDATE registry_speaker SET {assignments}, "  # noqa: S608
-                    "email_blind_index = %s, updated_at = now() WHERE id = %s",
-                    updates,
-                )
-                result.speakers_rewritten += len(updates)
-            last_id = rows[-1][0]
-        if on_batch:
-            on_batch(len(rows))

@@ -144,3 +144,26 @@ def test_pdf_receipt_renders_for_a_withdrawal_in_japanese(notices) -> None:
     assert pdf.startswith(b"%PDF-")
     assert b"HeiseiKakuGo-W5" in pdf  # the Japanese notice title needs a CJK font
     assert len(pdf) > 2000
+
+
+def test_signed_names_are_encrypted_and_rotated_with_the_pii_keys(event, settings) -> None:
+    from cryptography.fernet import Fernet
+    from django.db import connection
+
+    from consent.models import ConsentSignature
+    from registry.key_rotation import rotate_pii_keys
+
+    def raw() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT signed_name FROM consent_consentsignature WHERE event_id = %s",
+                [event.pk],
+            )
+            return cursor.fetchone()[0]
+
+    assert raw().startswith("gAAAAA")
+    new_key = Fernet.generate_key().decode()
+    settings.PII_ENCRYPTION_KEYS = [new_key, *settings.PII_ENCRYPTION_KEYS]
+    rotate_pii_keys()
+    Fernet(new_key).decrypt(raw().encode())
+    assert ConsentSignature.objects.get(event=event).signed_name == "Test Speaker"

@@ -10,7 +10,8 @@ from django.core.exceptions import FieldError
 from django.core.management import call_command
 from django.db import connection
 
-from registry import pii, services
+from registry import pii
+from registry.key_rotation import encrypted_tables, rotate_pii_keys
 from registry.models import Speaker
 from registry.selectors import get_speaker_by_email
 from tests.factories import SpeakerFactory, erase_speaker_row
@@ -99,10 +100,10 @@ def test_rotate_pii_keys_reencrypts_everything_under_the_new_primary_key(setting
     new_key = Fernet.generate_key().decode()
     settings.PII_ENCRYPTION_KEYS = [new_key, old_key]
 
-    result = services.rotate_pii_keys(batch_size=3)
+    result = rotate_pii_keys(batch_size=3)
 
-    assert result.speakers_examined == 7
-    assert result.speakers_rewritten == 7
+    assert result.rows_examined == 7
+    assert result.rows_rewritten == 7
     assert result.values_reencrypted == 7 * 4  # name, email, phone, date of birth
     settings.PII_ENCRYPTION_KEYS = [new_key]  # the old key is retired
     for i, speaker in enumerate(speakers):
@@ -113,18 +114,18 @@ def test_rotate_pii_keys_reencrypts_everything_under_the_new_primary_key(setting
 def test_rotate_pii_keys_twice_rewrites_nothing_the_second_time(settings) -> None:
     SpeakerFactory.create_batch(3)
     settings.PII_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.PII_ENCRYPTION_KEYS]
-    services.rotate_pii_keys()
-    again = services.rotate_pii_keys()
-    assert again.speakers_examined == 3
-    assert again.speakers_rewritten == 0
+    rotate_pii_keys()
+    again = rotate_pii_keys()
+    assert again.rows_examined == 3
+    assert again.rows_rewritten == 0
 
 
 def test_rotate_pii_keys_rebuilds_the_blind_index_under_a_new_index_key(settings) -> None:
     speaker = SpeakerFactory(email="grace.park@example.org")
     settings.BLIND_INDEX_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     assert get_speaker_by_email(email="grace.park@example.org") is None
-    result = services.rotate_pii_keys()
-    assert result.speakers_rewritten == 1
+    result = rotate_pii_keys()
+    assert result.rows_rewritten == 1
     assert result.values_reencrypted == 0
     assert get_speaker_by_email(email="grace.park@example.org") == speaker
 
@@ -134,14 +135,14 @@ def test_rotate_pii_keys_command_reports_what_it_did(settings, capsys) -> None:
     settings.PII_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.PII_ENCRYPTION_KEYS]
     call_command("rotate_pii_keys", "--batch-size", "1")
     out = capsys.readouterr().out
-    assert "examined 2 speakers, rewrote 2 (8 values re-encrypted)" in out
+    assert "examined 2 rows in 2 tables, rewrote 2 (8 values re-encrypted)" in out
 
 
 def test_rotate_pii_keys_leaves_erased_speakers_without_personal_data(settings) -> None:
     speaker = erase_speaker_row(SpeakerFactory())
     settings.PII_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.PII_ENCRYPTION_KEYS]
-    result = services.rotate_pii_keys()
-    assert result.speakers_rewritten == 0
+    result = rotate_pii_keys()
+    assert result.rows_rewritten == 0
     assert _raw_row(speaker) == {
         "name": None,
         "email": None,
@@ -149,3 +150,11 @@ def test_rotate_pii_keys_leaves_erased_speakers_without_personal_data(settings) 
         "date_of_birth": None,
         "email_blind_index": None,
     }
+
+
+def test_rotation_covers_encrypted_columns_of_other_apps_too(settings) -> None:
+    from consent.models import ConsentSignature
+
+    tables = {t.table: t for t in encrypted_tables()}
+    assert tables["registry_speaker"].blind_indexes == (("email_blind_index", "email"),)
+    assert ConsentSignature._meta.db_table in tables

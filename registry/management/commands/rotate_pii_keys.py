@@ -7,14 +7,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from registry import services
-from registry.models import Speaker
+from registry.key_rotation import encrypted_tables, rotate_pii_keys
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every speaker's personal data with the first key of PII_ENCRYPTION_KEYS "
-        "and rebuild the email blind index. Safe to interrupt and run again."
+        "Re-encrypt all personal data with the first key of PII_ENCRYPTION_KEYS and rebuild "
+        "blind indexes. Safe to interrupt and run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,14 +21,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
         with tqdm(
-            total=Speaker.objects.count(),
-            unit="speaker",
+            total=sum(table.count() for table in encrypted_tables()),
+            unit="row",
             desc="re-encrypting",
             disable=options["verbosity"] == 0,
             file=self.stderr,
         ) as bar:
-            result = services.rotate_pii_keys(batch_size=batch_size, on_batch=bar.update)
+            result = rotate_pii_keys(batch_size=batch_size, on_batch=bar.update)
         self.stdout.write(
-            f"examined {result.speakers_examined} speakers, rewrote {result.speakers_rewritten} "
-            f"({result.values_reencrypted} values re-encrypted)"
+            f"examined {result.rows_examined} rows in {result.tables} tables, rewrote "
+            f"{result.rows_rewritten} ({result.values_reencrypted} values re-encrypted)"
         )

@@ -7,6 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=registry.settings
 
+# Japanese glyphs embedded in PDF receipts and cards.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-ipafont-gothic \
+ && rm -rf /var/lib/apt/lists/*
+ENV PDF_CJK_FONT_PATH=/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf
+
 WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin registry
 

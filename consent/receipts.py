@@ -4,6 +4,7 @@ with Ed25519 over the RFC 8785 canonical JSON, and a PDF rendering for people.""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from consent.models import ConsentAction, ConsentEvent, EvidenceMethod, Purpose
@@ -127,15 +129,25 @@ def verify_receipt(envelope: dict[str, Any]) -> bool:
     return signing.verify(receipt, signature)
 
 
-_CJK_FONT = "HeiseiKakuGo-W5"
+_CID_FONT = "HeiseiKakuGo-W5"
+_EMBEDDED_CJK_FONT = "RegistryCJK"
 
 
 def _font_for(language: str) -> str:
-    if language.split("-")[0] in {"ja", "zh", "ko"}:
-        if _CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(UnicodeCIDFont(_CJK_FONT))
-        return _CJK_FONT
-    return "Helvetica"
+    """Helvetica covers Latin scripts. For CJK text, embed (a subset of) the TrueType
+    font at ``PDF_CJK_FONT_PATH`` so every viewer shows it; without one, fall back to
+    Adobe's standard Japanese CID font, which viewers must supply themselves."""
+    if language.split("-")[0] not in {"ja", "zh", "ko"}:
+        return "Helvetica"
+    registered = pdfmetrics.getRegisteredFontNames()
+    path = settings.PDF_CJK_FONT_PATH
+    if path and Path(path).is_file():
+        if _EMBEDDED_CJK_FONT not in registered:
+            pdfmetrics.registerFont(TTFont(_EMBEDDED_CJK_FONT, path))
+        return _EMBEDDED_CJK_FONT
+    if _CID_FONT not in registered:
+        pdfmetrics.registerFont(UnicodeCIDFont(_CID_FONT))
+    return _CID_FONT
 
 
 ACTION_HEADLINE = {

@@ -66,6 +66,8 @@ CONSENT_CONTROLLER = {
     "email": env.str("CONSENT_CONTROLLER_EMAIL", default="privacy@registry.example"),
     "phone": env.str("CONSENT_CONTROLLER_PHONE", default="+1 555 0100"),
 }
+# A TrueType font with Japanese glyphs to embed in PDFs (e.g. Debian's fonts-ipafont-gothic).
+PDF_CJK_FONT_PATH = env.str("PDF_CJK_FONT_PATH", default="")
 CONSENT_POLICY_URL = env.str("CONSENT_POLICY_URL", default="https://registry.example/privacy")
 
 

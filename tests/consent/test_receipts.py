@@ -7,6 +7,7 @@ import base64
 import copy
 import json
 import secrets
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -142,8 +143,21 @@ def test_pdf_receipt_renders_for_a_withdrawal_in_japanese(notices) -> None:
     event = withdraw(speaker, Purpose.TRAINING).last_event
     pdf = receipt_pdf(event)
     assert pdf.startswith(b"%PDF-")
-    assert b"HeiseiKakuGo-W5" in pdf  # the Japanese notice title needs a CJK font
+    assert b"HeiseiKakuGo-W5" in pdf  # without an embeddable font: the standard CID font
     assert len(pdf) > 2000
+
+
+IPA_GOTHIC = Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf")
+
+
+@pytest.mark.skipif(not IPA_GOTHIC.is_file(), reason="fonts-ipafont-gothic is not installed")
+def test_pdf_receipt_embeds_a_japanese_font_when_one_is_configured(notices, settings) -> None:
+    settings.PDF_CJK_FONT_PATH = str(IPA_GOTHIC)
+    speaker = SpeakerFactory(jurisdiction="JP", preferred_language="ja")
+    event = give(speaker, Purpose.TRAINING).last_event
+    pdf = receipt_pdf(event)
+    assert b"FontFile2" in pdf  # a TrueType font program travels inside the PDF
+    assert b"HeiseiKakuGo-W5" not in pdf
 
 
 def test_signed_names_are_encrypted_and_rotated_with_the_pii_keys(event, settings) -> None:

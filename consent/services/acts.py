@@ -32,6 +32,7 @@ from consent.models import (
     ConsentNotice,
     ConsentOutbox,
     ConsentSignature,
+    ConsentState,
     EvidenceMethod,
     OutboxKind,
     Purpose,
@@ -165,6 +166,70 @@ def _check_session(
     return session
 
 
+def _give_or_renew(
+    *,
+    action: str,
+    speaker: Speaker,
+    purpose: str,
+    notice: ConsentNotice,
+    evidence: Evidence,
+    actor: Actor,
+    session: RecordingSession | None,
+) -> Consent:
+    purpose = check_purpose(purpose)
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    at = timezone.now()
+    with transaction.atomic(durable=True):
+        speaker = _lock_speaker(speaker)
+        session = _check_session(session, speaker, giving=True)
+        if (
+            action == ConsentAction.GIVE
+            and session is not None
+            and purpose == Purpose.RECORDING
+            and session.recording_id
+        ):
+            raise SessionNotOpen(
+                "recording consent must be given before the recording starts", field="session"
+            )
+        requirements = check_affirmative_act(
+            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
+        )
+        current = _lock_consent(speaker, purpose, session)
+        valid_now = (
+            current is not None
+            and current.state in VALID_STATES
+            and not (current.expires_at and current.expires_at <= at)
+        )
+        if action == ConsentAction.GIVE:
+            if valid_now:
+                raise ConsentAlreadyGiven(
+                    f"{purpose} consent is already given; renew it to accept a newer notice",
+                    field="purpose",
+                )
+            given_at = at
+        else:
+            if current is None or current.state not in (*VALID_STATES, ConsentState.EXPIRED):
+                raise ConsentNotRenewable(
+                    f"only a given or expired {purpose} consent can be renewed", field="purpose"
+                )
+            # Renewing a consent still in force keeps its start; after expiry it starts anew.
+            given_at = current.given_at if valid_now and current.given_at else at
+        return _append(
+            speaker=speaker,
+            purpose=purpose,
+            action=action,
+            notice=notice,
+            evidence=evidence,
+            actor=actor,
+            session=session,
+            current=current,
+            at=at,
+            requirements=requirements,
+            given_at=given_at,
+        )
+
+
 def give_consent(
     *,
     speaker: Speaker,
@@ -180,43 +245,15 @@ def give_consent(
     language, the speaker meets the minimum age, and the evidence method is one the
     rules in force allow. Recording consent for a session must precede the recording.
     """
-    purpose = check_purpose(purpose)
-    check_evidence_shape(evidence)
-    check_actor(actor, evidence)
-    at = timezone.now()
-    with transaction.atomic(durable=True):
-        speaker = _lock_speaker(speaker)
-        session = _check_session(session, speaker, giving=True)
-        if session is not None and purpose == Purpose.RECORDING and session.recording_id:
-            raise SessionNotOpen(
-                "recording consent must be given before the recording starts", field="session"
-            )
-        requirements = check_affirmative_act(
-            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
-        )
-        current = _lock_consent(speaker, purpose, session)
-        if (
-            current is not None
-            and current.state in VALID_STATES
-            and not (current.expires_at and current.expires_at <= at)
-        ):
-            raise ConsentAlreadyGiven(
-                f"{purpose} consent is already given; renew it to accept a newer notice",
-                field="purpose",
-            )
-        return _append(
-            speaker=speaker,
-            purpose=purpose,
-            action=ConsentAction.GIVE,
-            notice=notice,
-            evidence=evidence,
-            actor=actor,
-            session=session,
-            current=current,
-            at=at,
-            requirements=requirements,
-            given_at=at,
-        )
+    return _give_or_renew(
+        action=ConsentAction.GIVE,
+        speaker=speaker,
+        purpose=purpose,
+        notice=notice,
+        evidence=evidence,
+        actor=actor,
+        session=session,
+    )
 
 
 def renew_consent(
@@ -228,39 +265,17 @@ def renew_consent(
     actor: Actor,
     session: RecordingSession | None = None,
 ) -> Consent:
-    """Renew a given (or expired) consent under the current notice. A renewal of a
-    still-valid consent keeps its start (``given_at``); one after expiry starts anew."""
-    purpose = check_purpose(purpose)
-    check_evidence_shape(evidence)
-    check_actor(actor, evidence)
-    at = timezone.now()
-    with transaction.atomic(durable=True):
-        speaker = _lock_speaker(speaker)
-        session = _check_session(session, speaker, giving=True)
-        requirements = check_affirmative_act(
-            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
-        )
-        current = _lock_consent(speaker, purpose, session)
-        if current is None or current.state not in (*VALID_STATES, "expired"):
-            raise ConsentNotRenewable(
-                f"only a given or expired {purpose} consent can be renewed", field="purpose"
-            )
-        still_valid = current.state in VALID_STATES and not (
-            current.expires_at and current.expires_at <= at
-        )
-        return _append(
-            speaker=speaker,
-            purpose=purpose,
-            action=ConsentAction.RENEW,
-            notice=notice,
-            evidence=evidence,
-            actor=actor,
-            session=session,
-            current=current,
-            at=at,
-            requirements=requirements,
-            given_at=current.given_at if still_valid else at,
-        )
+    """Renew a given (or expired) consent under the current notice, with the same checks
+    as giving. A renewal of a still-valid consent keeps its start (``given_at``)."""
+    return _give_or_renew(
+        action=ConsentAction.RENEW,
+        speaker=speaker,
+        purpose=purpose,
+        notice=notice,
+        evidence=evidence,
+        actor=actor,
+        session=session,
+    )
 
 
 def refuse_consent(

@@ -75,7 +75,19 @@ def _describe(seq: int, why: str, expected_seq: int) -> str:
 def verify_chain(
     *, batch_size: int = 100_000, on_batch: Callable[[int], object] | None = None
 ) -> ChainReport:
-    """Recompute the whole chain in batches; stop at the first broken link."""
+    """Recompute the whole chain in batches; stop at the first broken link.
+
+    All batches and the head are read from one snapshot (REPEATABLE READ), so events
+    appended while it runs cannot look like a removed tail."""
+    if connection.in_atomic_block:  # the caller's transaction already fixes the view
+        return _verify_chain(batch_size=batch_size, on_batch=on_batch)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _verify_chain(batch_size=batch_size, on_batch=on_batch)
+
+
+def _verify_chain(*, batch_size: int, on_batch: Callable[[int], object] | None) -> ChainReport:
     report = ChainReport()
     after, carry = 0, GENESIS
     with connection.cursor() as cursor:
@@ -95,7 +107,9 @@ def verify_chain(
                 on_batch(count)
     report.head_seq, report.head_hash = after, carry
     head = ChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.seq, head.hash) != (after, carry):
+    if head is None and after:
+        report.problem = "the chain head is missing although events exist"
+    elif head is not None and (head.seq, head.hash) != (after, carry):
         report.problem = (
             f"the chain head says #{head.seq} but the log ends at #{after}: "
             "events at the end were removed"
@@ -131,8 +145,16 @@ def _verify_checkpoints(report: ChainReport) -> None:
             )
 
 
+class ChainBroken(Exception):
+    """The chain does not verify; no checkpoint may vouch for it."""
+
+
 def write_checkpoint() -> AuditCheckpoint:
-    """Sign the current head (seq, hash, count, time) and store it (append-only)."""
+    """Verify the chain, then sign its head (seq, hash, count, time) and store it
+    (append-only). Refuses to sign a broken chain."""
+    report = verify_chain()
+    if not report.ok:
+        raise ChainBroken("; ".join(p for p in [report.problem, *report.checkpoint_problems] if p))
     with transaction.atomic():
         head = ChainHead.objects.filter(pk=1).first()
         seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)

@@ -22,6 +22,10 @@ class NoticeNotCurrent(ConsentError):
     status = 409
 
 
+class NoticeWrongLanguage(ConsentError):
+    code = "notice_wrong_language"
+
+
 class NoticeIncomplete(ConsentError):
     code = "notice_incomplete"
 

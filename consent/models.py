@@ -45,6 +45,7 @@ VALID_STATES = (ConsentState.GIVEN, ConsentState.RENEWED)
 
 
 class ConsentAction(models.TextChoices):
+    REQUEST = "request", "Was asked for consent"
     GIVE = "give", "Gave consent"
     REFUSE = "refuse", "Refused consent"
     WITHDRAW = "withdraw", "Withdrew consent"
@@ -53,6 +54,7 @@ class ConsentAction(models.TextChoices):
 
 
 ACTION_RESULT = {
+    ConsentAction.REQUEST: ConsentState.REQUESTED,
     ConsentAction.GIVE: ConsentState.GIVEN,
     ConsentAction.REFUSE: ConsentState.REFUSED,
     ConsentAction.WITHDRAW: ConsentState.WITHDRAWN,
@@ -70,8 +72,13 @@ class EvidenceMethod(models.TextChoices):
 
 
 WRITTEN_METHODS = (EvidenceMethod.WEB_FORM_SIGNED, EvidenceMethod.SIGNED_PAPER)
-# Methods whose evidence is a file we keep the digest of.
-DIGEST_METHODS = (EvidenceMethod.SPOKEN_PHRASE, EvidenceMethod.SIGNED_PAPER)
+# Methods whose evidence the event keeps a digest of (a file's sha256, or a keyed hash
+# of the typed name), so the evidence is inside the hash chain.
+DIGEST_METHODS = (
+    EvidenceMethod.SPOKEN_PHRASE,
+    EvidenceMethod.SIGNED_PAPER,
+    EvidenceMethod.WEB_FORM_SIGNED,
+)
 
 
 class ActorKind(models.TextChoices):
@@ -126,6 +133,11 @@ class JurisdictionRule(models.Model):
         null=True, blank=True, help_text="Consent lapses this many days after it is given."
     )
     notice_in_speaker_language = models.BooleanField(default=False)
+    requires_speaker_act = models.BooleanField(
+        default=False,
+        help_text="Only the speaker's own act counts: staff or the platform cannot record "
+        "it on their behalf, whatever evidence they hold.",
+    )
     allowed_evidence_methods = ArrayField(
         models.CharField(max_length=32, choices=EvidenceMethod.choices),
         blank=True,
@@ -349,7 +361,7 @@ class ConsentEvent(models.Model):
             one_of("actor_kind", ActorKind, "event_actor_kind_known"),
             models.CheckConstraint(
                 condition=~Q(evidence_method__in=DIGEST_METHODS) | ~Q(evidence_sha256=""),
-                name="event_file_evidence_has_digest",
+                name="event_evidence_has_digest",
             ),
         ]
         triggers = [
@@ -378,8 +390,37 @@ class ConsentSignature(models.Model):
     )
     signed_name = EncryptedTextField(null=True, blank=True)
 
+    class Meta:
+        triggers = [
+            # Updates stay possible (key rotation re-encrypts, erasure blanks the name);
+            # removing the evidence does not.
+            pgtrigger.Protect(name="signature_not_deleted", operation=pgtrigger.Delete),
+        ]
+
     def __str__(self) -> str:
         return f"signature of event {self.event_id}"
+
+
+class ConsentReceipt(models.Model):
+    """The signed receipt exactly as issued for an event (append-only), so what the
+    speaker received can be reproduced byte for byte after settings or keys change."""
+
+    event = models.OneToOneField(
+        ConsentEvent, on_delete=models.PROTECT, related_name="receipt", primary_key=True
+    )
+    document = models.JSONField()
+    signature = models.JSONField()
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        triggers = [
+            pgtrigger.Protect(
+                name="receipt_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"receipt of event {self.event_id}"
 
 
 class Consent(models.Model):
@@ -484,6 +525,7 @@ class ChainHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="chain_head_single_row")]
+        triggers = [pgtrigger.Protect(name="chain_head_not_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"head #{self.seq}"

@@ -17,7 +17,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from consent.models import ConsentAction, ConsentEvent, EvidenceMethod, Purpose
+from consent.models import ConsentAction, ConsentEvent, ConsentReceipt, EvidenceMethod, Purpose
 from registry import signing
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
@@ -73,7 +73,7 @@ def build_receipt(event: ConsentEvent) -> dict[str, Any]:
         "consentTimestamp": int(event.occurred_at.timestamp()),
         "collectionMethod": EvidenceMethod(event.evidence_method).label,
         "consentReceiptID": str(event.public_id),
-        "publicKey": signing.current_kid(),
+        "publicKey": signing.current_public_jwk(),
         "language": event.notice_language,
         "piiPrincipalId": str(event.speaker.public_id),
         "piiControllers": [settings.CONSENT_CONTROLLER],
@@ -116,9 +116,16 @@ def build_receipt(event: ConsentEvent) -> dict[str, Any]:
 
 
 def signed_receipt(event: ConsentEvent) -> dict[str, Any]:
-    """``{"receipt": …, "signature": {"alg": "EdDSA", "kid": …, "value": …}}``."""
-    receipt = build_receipt(event)
-    return {"receipt": receipt, "signature": signing.sign(receipt)}
+    """``{"receipt": …, "signature": {"alg": "EdDSA", "kid": …, "value": …}}``, exactly as
+    first issued: the stored copy when there is one, else issued and stored now (events
+    bulk-loaded without one get theirs on first request)."""
+    stored = ConsentReceipt.objects.filter(event=event).first()
+    if stored is None:
+        receipt = build_receipt(event)
+        stored, _ = ConsentReceipt.objects.get_or_create(
+            event=event, defaults={"document": receipt, "signature": signing.sign(receipt)}
+        )
+    return {"receipt": stored.document, "signature": stored.signature}
 
 
 def verify_receipt(envelope: dict[str, Any]) -> bool:

@@ -43,7 +43,9 @@ class Requirements:
     requires_retention_schedule: bool = False
     retention_days: int | None = None
     notice_in_speaker_language: bool = False
-    all_party_recording: bool = True
+    requires_speaker_act: bool = False
+    # What the law asks of recording; this product asks every participant regardless.
+    all_party_recording_by_law: bool = False
     allowed_methods: frozenset[str] = AFFIRMATIVE_METHODS
     rules: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
@@ -86,8 +88,7 @@ def requirements_for(*, jurisdiction: str, purpose: str, at: datetime.datetime) 
     min_age = MINIMUM_AGE_FLOOR
     retention: int | None = None
     allowed: frozenset[str] = AFFIRMATIVE_METHODS
-    written = explicit = schedule = own_language = False
-    all_party = True  # this product asks every participant, whatever the floor
+    written = explicit = schedule = own_language = speaker_act = all_party = False
     for rule in rules:
         min_age = max(min_age, rule.min_age or 0)
         if rule.retention_days is not None:
@@ -96,6 +97,8 @@ def requirements_for(*, jurisdiction: str, purpose: str, at: datetime.datetime) 
         explicit |= rule.requires_explicit
         schedule |= rule.requires_retention_schedule
         own_language |= rule.notice_in_speaker_language
+        speaker_act |= rule.requires_speaker_act
+        all_party |= bool(rule.all_party_recording)
         if rule.allowed_evidence_methods:
             allowed &= frozenset(rule.allowed_evidence_methods)
     if written:
@@ -110,7 +113,8 @@ def requirements_for(*, jurisdiction: str, purpose: str, at: datetime.datetime) 
         requires_retention_schedule=schedule,
         retention_days=retention,
         notice_in_speaker_language=own_language,
-        all_party_recording=all_party,
+        requires_speaker_act=speaker_act,
+        all_party_recording_by_law=all_party,
         allowed_methods=allowed,
         rules=tuple(
             {"id": rule.pk, "jurisdiction": rule.jurisdiction_id, "citation": rule.citation}

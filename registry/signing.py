@@ -74,8 +74,12 @@ def _forget_keys(*, setting: str, **_: Any) -> None:
         _public_keys.cache_clear()
 
 
+def current_public_jwk() -> dict[str, str]:
+    return jwk(_private_key().public_key())
+
+
 def current_kid() -> str:
-    return jwk(_private_key().public_key())["kid"]
+    return current_public_jwk()["kid"]
 
 
 def jwks() -> dict[str, list[dict[str, str]]]:

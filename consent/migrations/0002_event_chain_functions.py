@@ -11,20 +11,22 @@ TS = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 
 CREATE = f"""
 CREATE OR REPLACE FUNCTION consent_event_digest_input(e consent_consentevent)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT concat_ws(chr(31),
-        e.seq::text, e.public_id::text, e.speaker_id::text, e.purpose, e.action, e.state,
-        coalesce(e.session_id::text, ''), e.notice_id::text, e.notice_language,
-        e.notice_sha256, e.jurisdiction, e.rules_applied::text, e.evidence_method,
-        e.evidence_sha256, e.actor_kind, e.actor_ref, e.ip_hash, e.user_agent_hash,
+RETURNS text LANGUAGE sql STABLE AS $$
+    -- A JSON array: every field keeps its position and its quoting, so no edit can
+    -- move characters from one field into another without changing the text.
+    SELECT jsonb_build_array(
+        e.seq, e.public_id::text, e.speaker_id, e.purpose, e.action, e.state,
+        e.session_id, e.notice_id, e.notice_language, e.notice_sha256, e.jurisdiction,
+        e.rules_applied, e.evidence_method, e.evidence_sha256, e.actor_kind, e.actor_ref,
+        e.ip_hash, e.user_agent_hash,
         to_char(e.occurred_at AT TIME ZONE 'UTC', {TS}),
         to_char(e.recorded_at AT TIME ZONE 'UTC', {TS}),
-        coalesce(to_char(e.expires_at AT TIME ZONE 'UTC', {TS}), ''),
-        e.prev_hash)
+        to_char(e.expires_at AT TIME ZONE 'UTC', {TS}),
+        e.prev_hash)::text
 $$;
 
 CREATE OR REPLACE FUNCTION consent_event_hash(e consent_consentevent)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
+RETURNS text LANGUAGE sql STABLE AS $$
     SELECT encode(sha256(convert_to(consent_event_digest_input(e), 'UTF8')), 'hex')
 $$;
 

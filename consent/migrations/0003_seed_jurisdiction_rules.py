@@ -65,12 +65,10 @@ RULES = [
     },
     {
         "jurisdiction": "US-TX", "purpose": "biometric", "effective_from": "2026-01-01",
-        "allowed_evidence_methods": [
-            "web_form", "web_form_signed", "spoken_phrase", "signed_paper"
-        ],
+        "requires_speaker_act": True,
         "citation": "Tex. Bus. & Com. Code § 503.001 as amended by HB 149 (TRAIGA, 2025)",
         "summary": "Media being publicly available on the internet is not consent: only "
-        "an affirmative act of the speaker counts.",
+        "the speaker's own affirmative act counts, never one recorded on their behalf.",
     },
     {
         "jurisdiction": "EU", "purpose": "", "effective_from": "2018-05-25",

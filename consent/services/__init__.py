@@ -6,6 +6,7 @@ from consent.services.acts import (
     give_consent,
     refuse_consent,
     renew_consent,
+    request_consent,
     withdraw_consent,
 )
 from consent.services.checks import Actor, Evidence
@@ -31,6 +32,7 @@ __all__ = [
     "publish_notice",
     "refuse_consent",
     "renew_consent",
+    "request_consent",
     "retire_notice",
     "start_recording",
     "withdraw_consent",

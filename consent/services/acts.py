@@ -39,6 +39,7 @@ from consent.models import (
     RecordingSession,
     SessionStatus,
 )
+from consent.receipts import signed_receipt
 from consent.rules import Requirements
 from consent.selectors import current_notice
 from consent.services.checks import (
@@ -48,13 +49,16 @@ from consent.services.checks import (
     check_affirmative_act,
     check_evidence_shape,
     check_purpose,
+    evidence_digest,
 )
 from registry import pii
 from registry.models import Speaker
 
 
 def _lock_speaker(speaker: Speaker) -> Speaker:
-    locked = Speaker.objects.select_for_update().get(pk=speaker.pk)
+    # NO KEY UPDATE: serialises acts on this speaker without blocking inserts that merely
+    # reference the row (tracks, events take KEY SHARE through their foreign keys).
+    locked = Speaker.objects.select_for_update(no_key=True).get(pk=speaker.pk)
     if locked.erased_at is not None:
         raise SpeakerErased("this speaker's data was erased", field="speaker")
     return locked
@@ -103,7 +107,7 @@ def _append(
         jurisdiction=speaker.jurisdiction,
         rules_applied=list(requirements.rules) if requirements else [],
         evidence_method=evidence.method,
-        evidence_sha256=evidence.document_sha256,
+        evidence_sha256=evidence_digest(evidence),
         actor_kind=actor.kind,
         actor_ref=actor.ref[:100],
         ip_hash=pii.keyed_digest("ip", evidence.ip_address) if evidence.ip_address else "",
@@ -116,6 +120,7 @@ def _append(
     )
     if evidence.signed_name.strip():
         ConsentSignature.objects.create(event=event, signed_name=evidence.signed_name.strip())
+    signed_receipt(event)  # issued with the event, under today's controller and key
     ConsentNotice.objects.filter(pk=notice.pk, first_served_at__isnull=True).update(
         first_served_at=at
     )
@@ -158,7 +163,7 @@ def _check_session(
     """The session as it is now (the caller's copy may be stale), if the speaker is in it."""
     if session is None:
         return None
-    session = RecordingSession.objects.get(pk=session.pk)
+    session = RecordingSession.objects.select_for_update(no_key=True).get(pk=session.pk)
     if not session.participants.filter(speaker=speaker).exists():
         raise NotAParticipant("the speaker is not a participant of this session", field="session")
     if giving and session.status == SessionStatus.CANCELLED:
@@ -193,7 +198,7 @@ def _give_or_renew(
                 "recording consent must be given before the recording starts", field="session"
             )
         requirements = check_affirmative_act(
-            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, at=at
+            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, actor=actor, at=at
         )
         current = _lock_consent(speaker, purpose, session)
         valid_now = (
@@ -337,42 +342,120 @@ def withdraw_consent(
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
-        current = _lock_consent(speaker, purpose, session)
-        if current is None or current.state not in VALID_STATES:
-            return current
-        return _append(
-            speaker=speaker,
+        scopes = Consent.objects.select_for_update(of=("self",)).filter(
+            speaker=speaker, purpose=purpose
+        )
+        if session is not None:
+            scopes = scopes.filter(session=session)
+        # A withdrawal without a session withdraws the purpose everywhere, including
+        # consents given for single calls: one act undoes them all.
+        rows = list(scopes.select_related("notice", "session").order_by("id"))
+        requested = next(
+            (row for row in rows if row.session_id == getattr(session, "pk", None)), None
+        )
+        for row in rows:
+            if row.state not in VALID_STATES:
+                continue
+            withdrawn = _append(
+                speaker=speaker,
+                purpose=purpose,
+                action=ConsentAction.WITHDRAW,
+                notice=row.notice,
+                evidence=evidence,
+                actor=actor,
+                session=row.session,
+                current=row,
+                at=at,
+                requirements=None,
+            )
+            requested = requested if requested is not None else withdrawn
+        return requested
+
+
+def request_consent(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    actor: Actor,
+    session: RecordingSession | None = None,
+) -> Consent:
+    """Record that the speaker was asked for one purpose (DPV "requested"), under the
+    notice they will be shown. A no-op when a consent for this scope already exists."""
+    purpose = check_purpose(purpose)
+    with transaction.atomic(durable=True):
+        return record_request(
+            speaker=_lock_speaker(speaker),
             purpose=purpose,
-            action=ConsentAction.WITHDRAW,
-            notice=current.notice,
-            evidence=evidence,
             actor=actor,
             session=session,
-            current=current,
-            at=at,
-            requirements=None,
+            at=timezone.now(),
         )
+
+
+def record_request(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    actor: Actor,
+    session: RecordingSession | None,
+    at: datetime.datetime,
+) -> Consent:
+    """``request_consent`` inside the caller's transaction, the speaker already locked."""
+    current = _lock_consent(speaker, purpose, session)
+    if current is not None:
+        return current
+    return _append(
+        speaker=speaker,
+        purpose=purpose,
+        action=ConsentAction.REQUEST,
+        notice=current_notice(speaker=speaker, purpose=purpose, at=at),
+        evidence=Evidence(method=EvidenceMethod.SYSTEM),
+        actor=actor,
+        session=session,
+        current=None,
+        at=at,
+        requirements=None,
+    )
 
 
 def expire_consents(*, at: datetime.datetime | None = None, batch_size: int = 500) -> int:
     """Mark every consent whose expiry has passed as expired (scheduled by beat).
 
-    Each batch is one transaction; rows another worker holds are skipped (SKIP LOCKED)
-    and picked up by the next run, so two schedulers never expire one consent twice.
+    Each consent expires in its own short transaction that locks the speaker first,
+    in the same order as every other act, so expiry never deadlocks with a speaker's
+    own give or withdraw; a speaker busy right now is skipped (SKIP LOCKED) and picked
+    up by the next run, and two schedulers never expire one consent twice. Never
+    writes events dated in the future: ``at`` is at most now.
     """
-    at = at or timezone.now()
+    now = timezone.now()
+    at = min(at or now, now)
     expired = 0
     while True:
-        with transaction.atomic():
-            batch = list(
-                Consent.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(state__in=VALID_STATES, expires_at__lte=at)
-                .select_related("speaker", "notice", "session")
-                .order_by("expires_at")[:batch_size]
-            )
-            for consent in batch:
+        due = list(
+            Consent.objects.filter(state__in=VALID_STATES, expires_at__lte=at)
+            .order_by("expires_at", "id")
+            .values_list("pk", "speaker_id")[:batch_size]
+        )
+        progress = 0
+        for consent_id, speaker_id in due:
+            with transaction.atomic():
+                speaker = (
+                    Speaker.objects.select_for_update(no_key=True, skip_locked=True)
+                    .filter(pk=speaker_id)
+                    .first()
+                )
+                consent = (
+                    Consent.objects.select_for_update(of=("self",))
+                    .select_related("notice", "session")
+                    .filter(pk=consent_id, state__in=VALID_STATES, expires_at__lte=at)
+                    .first()
+                    if speaker is not None
+                    else None
+                )
+                if speaker is None or consent is None:
+                    continue
                 _append(
-                    speaker=consent.speaker,
+                    speaker=speaker,
                     purpose=consent.purpose,
                     action=ConsentAction.EXPIRE,
                     notice=consent.notice,
@@ -380,9 +463,10 @@ def expire_consents(*, at: datetime.datetime | None = None, batch_size: int = 50
                     actor=Actor.system(),
                     session=consent.session,
                     current=consent,
-                    at=at,
+                    at=now,
                     requirements=None,
                 )
-            expired += len(batch)
-        if len(batch) < batch_size:
+                expired += 1
+                progress += 1
+        if len(due) < batch_size or progress == 0:
             return expired

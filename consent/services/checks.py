@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass, field
+
+from django.utils import timezone
 
 from consent.errors import (
     AgeNotVerified,
@@ -13,6 +16,7 @@ from consent.errors import (
     EvidenceNotAllowed,
     NoticeIncomplete,
     NoticeNotCurrent,
+    NoticeWrongLanguage,
 )
 from consent.models import (
     ActorKind,
@@ -22,6 +26,7 @@ from consent.models import (
 )
 from consent.rules import AFFIRMATIVE_METHODS, Requirements, requirements_for
 from consent.selectors import current_notice
+from registry import pii
 from registry.errors import InvalidInput
 from registry.models import AgeVerificationMethod, Speaker
 from registry.selectors import age_on
@@ -59,6 +64,20 @@ class Evidence:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+# How far ahead of our clock a client's timestamp may be before we call it invalid.
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+def evidence_digest(evidence: Evidence) -> str:
+    """The digest the event (and so the hash chain) keeps of the evidence: the file's
+    sha256, or for a typed-name signature a keyed hash of the normalised name, so the
+    encrypted name kept beside the event cannot be swapped unnoticed."""
+    if evidence.method == EvidenceMethod.WEB_FORM_SIGNED:
+        name = unicodedata.normalize("NFKC", evidence.signed_name).strip().casefold()
+        return pii.keyed_digest("signed-name", name)
+    return evidence.document_sha256
+
+
 def check_purpose(purpose: object) -> str:
     if not isinstance(purpose, str) or purpose not in Purpose.values:
         raise InvalidInput(
@@ -93,6 +112,15 @@ def check_evidence_shape(evidence: Evidence) -> None:
             "this method needs the sha256 of the recorded phrase or scanned form",
             field="evidence.document_sha256",
         )
+    if evidence.occurred_at is not None and (
+        timezone.is_naive(evidence.occurred_at)
+        or evidence.occurred_at > timezone.now() + CLOCK_SKEW
+    ):
+        # A receipt's consentTimestamp comes from here: it must not be in the future.
+        raise EvidenceIncomplete(
+            "occurred_at must carry a time zone and not be in the future",
+            field="evidence.occurred_at",
+        )
     if evidence.method == EvidenceMethod.WEB_FORM_SIGNED and not evidence.signed_name.strip():
         raise EvidenceIncomplete(
             "a written consent needs the speaker's typed name", field="evidence.signed_name"
@@ -122,6 +150,7 @@ def check_affirmative_act(
     purpose: str,
     notice: ConsentNotice,
     evidence: Evidence,
+    actor: Actor,
     at: datetime.datetime,
 ) -> Requirements:
     """The rules in force for giving or renewing: current notice, age, evidence."""
@@ -132,11 +161,25 @@ def check_affirmative_act(
             f"{notice} is not the current {purpose} notice for this speaker ({served})",
             field="notice",
         )
+    if requirements.notice_in_speaker_language and (
+        notice.language.split("-")[0] != speaker.preferred_language.split("-")[0]
+    ):
+        raise NoticeWrongLanguage(
+            f"the law in {speaker.jurisdiction} requires the notice in the speaker's language "
+            f"({speaker.preferred_language}), not {notice.language}",
+            field="notice",
+        )
     if requirements.requires_retention_schedule and not notice.retention_schedule.strip():
         raise NoticeIncomplete(
             "the law here requires the notice to publish a retention schedule", field="notice"
         )
     check_speaker_age(speaker, requirements, at)
+    if requirements.requires_speaker_act and actor.kind != ActorKind.SPEAKER:
+        raise EvidenceNotAllowed(
+            f"{purpose} consent in {speaker.jurisdiction} must be given by the speaker "
+            "themselves, not recorded on their behalf",
+            field="actor",
+        )
     if evidence.method not in requirements.allowed_methods:
         allowed = ", ".join(sorted(requirements.allowed_methods))
         raise EvidenceNotAllowed(

@@ -6,6 +6,7 @@ import datetime
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from consent.errors import (
@@ -15,12 +16,16 @@ from consent.errors import (
     SessionNotOpen,
 )
 from consent.models import (
+    ActorKind,
     Consent,
+    Purpose,
     RecordingSession,
     SessionParticipant,
     SessionStatus,
 )
 from consent.selectors import cleared_to_record
+from consent.services.acts import record_request
+from consent.services.checks import Actor
 from registry import services as catalogue
 from registry.errors import InvalidInput
 from registry.models import Recording, Speaker
@@ -36,7 +41,8 @@ def create_recording_session(
     speakers: list[Speaker],
     invite_valid_for: datetime.timedelta = datetime.timedelta(days=7),
 ) -> RecordingSession:
-    """Open a session for a call; ``speakers[i]`` will be on channel ``i``."""
+    """Open a session for a call; ``speakers[i]`` will be on channel ``i``. Each
+    participant's recording consent for it is recorded as requested."""
     if not (external_ref or "").strip():
         raise InvalidInput("external_ref is required", field="external_ref")
     if len(speakers) < 2 or len({s.pk for s in speakers}) != len(speakers):
@@ -54,6 +60,19 @@ def create_recording_session(
             SessionParticipant(session=session, speaker=speaker, channel=channel)
             for channel, speaker in enumerate(speakers)
         )
+        at = timezone.now()
+        platform = Actor(ActorKind.PLATFORM, "collection-platform")
+        # Speakers in id order, as every multi-speaker lock in the code base.
+        for speaker in (
+            Speaker.objects.select_for_update(no_key=True)
+            .filter(pk__in=[s.pk for s in speakers])
+            .order_by("pk")
+        ):
+            if speaker.erased_at is not None:
+                raise InvalidInput("an erased speaker cannot be invited", field="speakers")
+            record_request(
+                speaker=speaker, purpose=Purpose.RECORDING, actor=platform, session=session, at=at
+            )
     return session
 
 
@@ -100,9 +119,20 @@ def start_recording(
     the recording."""
     recorded_at = recorded_at or timezone.now()
     with transaction.atomic(durable=True):
-        session = RecordingSession.objects.select_for_update().get(pk=session.pk)
+        session = RecordingSession.objects.select_for_update(no_key=True).get(pk=session.pk)
         if session.status != SessionStatus.OPEN:
             raise SessionNotOpen("this session is not waiting to record", field="session")
+        # Hold the participants' recording consents while we decide, so a withdrawal
+        # lands either before (and is seen) or after (and finds the recording).
+        list(
+            Consent.objects.select_for_update(no_key=True)
+            .filter(
+                Q(session__isnull=True) | Q(session=session),
+                purpose=Purpose.RECORDING,
+                speaker__in=session.participants.values("speaker"),
+            )
+            .order_by("id")
+        )
         if not cleared_to_record(session, at=recorded_at):
             raise SessionNotCleared(
                 "not every participant has given recording consent", field="session"

@@ -37,6 +37,20 @@ def _events(n: int = 3) -> list[ConsentEvent]:
     return list(ConsentEvent.objects.order_by("seq"))
 
 
+def _delete_event(seq: int) -> None:
+    """What an attacker with table access would do: remove an event and its receipt."""
+    with pgtrigger.ignore(
+        "consent.ConsentEvent:consent_event_append_only",
+        "consent.ConsentReceipt:receipt_append_only",
+    ):
+        _raw(
+            "DELETE FROM consent_consentreceipt WHERE event_id IN "
+            "(SELECT id FROM consent_consentevent WHERE seq = %s)",
+            [seq],
+        )
+        _raw("DELETE FROM consent_consentevent WHERE seq = %s", [seq])
+
+
 def _raw(sql: str, params: list[object] | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
@@ -146,8 +160,7 @@ def test_an_edit_with_a_recomputed_hash_is_found_at_the_next_link(notices) -> No
 
 def test_a_deleted_row_is_found(notices) -> None:
     _events(3)
-    with pgtrigger.ignore("consent.ConsentEvent:consent_event_append_only"):
-        _raw("DELETE FROM consent_consentevent WHERE seq = 5")
+    _delete_event(5)
     report = chain.verify_chain()
     assert report.broken_at == 6
     assert "#5..#5 are missing" in report.problem
@@ -158,8 +171,7 @@ def test_removing_the_newest_events_is_found_through_the_head(notices) -> None:
     # Detach what points at the newest event first, as someone covering tracks would.
     _raw("DELETE FROM consent_consentoutbox WHERE event_id = %s", [events[3].pk])
     _raw("UPDATE consent_consent SET last_event_id = %s", [events[2].pk])
-    with pgtrigger.ignore("consent.ConsentEvent:consent_event_append_only"):
-        _raw("DELETE FROM consent_consentevent WHERE seq = 4")
+    _delete_event(4)
     report = chain.verify_chain()
     assert not report.ok
     assert "were removed" in report.problem

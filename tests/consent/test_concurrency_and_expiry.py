@@ -9,6 +9,7 @@ import itertools
 import threading
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -71,15 +72,21 @@ def test_expire_consents_expires_what_is_due_once_and_announces_it(notices) -> N
     consent = give(speaker, Purpose.BIOMETRIC)
     due = consent.expires_at
     give(speaker, Purpose.TRAINING)  # never expires
-    assert services.expire_consents(at=due - datetime.timedelta(seconds=1)) == 0
-    assert services.expire_consents(at=due) == 1
+    with time_machine.travel(due - datetime.timedelta(seconds=1), tick=False):
+        assert services.expire_consents() == 0
+    # Asking for a future moment expires nothing early: events are never post-dated.
+    assert services.expire_consents(at=due) == 0
+    with time_machine.travel(due, tick=False):
+        assert services.expire_consents() == 1
     consent.refresh_from_db()
     assert consent.state == ConsentState.EXPIRED
     event = consent.last_event
     assert (event.action, event.evidence_method, event.actor_kind) == ("expire", "system", "system")
     assert ConsentOutbox.objects.get().kind == OutboxKind.EXPIRY
     assert consent.expires_at == due
-    assert services.expire_consents(at=due + datetime.timedelta(days=1)) == 0
+    assert event.recorded_at == due
+    with time_machine.travel(due + datetime.timedelta(days=1), tick=False):
+        assert services.expire_consents() == 0
     assert Consent.objects.get(speaker=speaker, purpose="training").state == ConsentState.GIVEN
 
 
@@ -87,8 +94,9 @@ def test_expire_consents_expires_what_is_due_once_and_announces_it(notices) -> N
 def test_an_expired_consent_can_be_renewed_and_starts_a_new_period(notices) -> None:
     speaker = SpeakerFactory(jurisdiction="US-IL")
     consent = give(speaker, Purpose.BIOMETRIC)
-    services.expire_consents(at=consent.expires_at)
-    renewed = renew(speaker, Purpose.BIOMETRIC)
+    with time_machine.travel(consent.expires_at + datetime.timedelta(hours=1), tick=False):
+        services.expire_consents()
+        renewed = renew(speaker, Purpose.BIOMETRIC)
     assert renewed.state == ConsentState.RENEWED
     assert renewed.given_at > consent.given_at
 

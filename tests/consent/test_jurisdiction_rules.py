@@ -63,7 +63,10 @@ def test_us_federal_recording_floor_applies_but_every_participant_is_still_asked
     event = give(speaker, Purpose.RECORDING).last_event
     assert "18 U.S.C. § 2511(2)(d)" in _citations(event)
     requirements = requirements_for(jurisdiction="US-NY", purpose="recording", at=timezone.now())
-    assert requirements.all_party_recording is True
+    assert requirements.all_party_recording_by_law is False  # the federal floor
+    illinois = requirements_for(jurisdiction="US-IL", purpose="recording", at=timezone.now())
+    assert illinois.all_party_recording_by_law is True
+    # Whatever the law, eligibility needs every participant (test_eligibility covers it).
 
 
 def test_illinois_all_party_recording_rule_is_applied_to_recording_consent(notices) -> None:

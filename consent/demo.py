@@ -17,7 +17,6 @@ from consent.models import (
     EvidenceMethod,
     Purpose,
     RecordingSession,
-    SessionStatus,
 )
 from consent.selectors import current_notice
 from registry import services as catalogue
@@ -299,19 +298,34 @@ def seed_sessions(
     return created
 
 
-def seed_open_sessions(speakers: list[Speaker]) -> None:
-    """Two sessions still waiting: one participant consented for the call, one not yet."""
-    for number, (a, b) in enumerate([(speakers[0], speakers[4]), (speakers[18], speakers[20])]):
-        ref = f"demo-open-session-{number + 1}"
+def seed_open_sessions(*, consenting: Speaker, invited: list[Speaker]) -> None:
+    """Two sessions still waiting for someone: in the first, one invitee has consented
+    to being recorded on that call and the other has not; in the second, a speaker with
+    standing recording consent waits for the same undecided invitee."""
+    first, undecided = invited
+    for ref, speakers in (
+        ("demo-open-session-1", [first, undecided]),
+        ("demo-open-session-2", [consenting, undecided]),
+    ):
         if RecordingSession.objects.filter(external_ref=ref).exists():
             continue
         session = services.create_recording_session(
             external_ref=ref,
-            jurisdiction=a.jurisdiction,
-            language=a.preferred_language,
-            speakers=[a, b],
+            jurisdiction=speakers[0].jurisdiction,
+            language=speakers[0].preferred_language,
+            speakers=speakers,
         )
-        assert session.status == SessionStatus.OPEN  # noqa: S101 - just created
+        if first in speakers:
+            services.give_consent(
+                speaker=first,
+                purpose=Purpose.RECORDING,
+                notice=current_notice(speaker=first, purpose=Purpose.RECORDING),
+                evidence=services.Evidence(
+                    method=EvidenceMethod.WEB_FORM_SIGNED, signed_name=first.name or ""
+                ),
+                actor=services.Actor.of_speaker(first),
+                session=session,
+            )
 
 
 def seed_withdrawals(speakers: list[Speaker]) -> None:

@@ -96,7 +96,7 @@ def test_make_run_serves_home_admin_and_healthz_with_a_consuming_worker() -> Non
         )
         status, home = _get(base + "/")
         assert status == 200
-        assert "<dd>21</dd>" in home  # the seeded speakers
+        assert "<dd>23</dd>" in home  # the seeded speakers
         assert _get(base + "/admin/login/")[0] == 200
         assert _embedded_postgres_running(local_dir / "pgdata")
         assert (local_dir / "broker" / "queue").is_dir()

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from consent.chain import verify_chain
 from consent.eligibility import eligible_recordings
 from consent.models import ConsentEvent, ConsentNotice, ConsentOutbox, Purpose, RecordingSession
+from consent.selectors import session_clearance
 from registry.models import DerivedModel, Licensee, Recording, Speaker, Track
 from registry.selectors import get_speaker_by_email
 
@@ -77,7 +78,11 @@ def test_seed_demo_creates_a_realistic_mix_of_consent_events_on_a_valid_chain() 
     assert verify_chain().ok
     # The calls were made after everyone consented, so most are usable.
     assert eligible_recordings(purpose=Purpose.RECORDING).count() >= 20
-    assert RecordingSession.objects.filter(status="open").count() == 2
+    open_sessions = RecordingSession.objects.filter(status="open")
+    assert open_sessions.count() == 2
+    for session in open_sessions:
+        clearance = session_clearance(session)
+        assert [p.consented for p in clearance].count(False) == 1  # one still awaited
 
 
 def test_seed_demo_twice_writes_no_new_events() -> None:

@@ -38,6 +38,11 @@ DEMO_SPEAKERS: list[tuple[str, str, str, list[str]]] = [
     ("FR", "fr", "+33 1 55 50 1", ["Élodie Lefèvre", "François Dubois", "Chloé Garnier"]),
     ("JP", "ja", "+81 3 5550 1", ["山田 太郎", "佐藤 花子", "鈴木 一郎"]),
 ]
+# Invited to a call but not yet consenting to anything: they show "awaited" sessions.
+DEMO_INVITED: list[tuple[str, str, str, list[str]]] = [
+    ("US-CA", "en", "+1 415 555 02", ["Carmen Vidal"]),
+    ("JP", "ja", "+81 3 5550 2", ["高橋 美咲"]),
+]
 DEMO_RECORDINGS = 32
 DEMO_LICENSEE_SLUG = "acme-speech-labs"
 DEMO_USERS = (
@@ -52,12 +57,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("seed_demo refuses to run in production")
-        speakers = self._speakers()
+        speakers = self._speakers(DEMO_SPEAKERS, first_number=1)
+        invited = self._speakers(DEMO_INVITED, first_number=len(speakers) + 1)
         demo.publish_demo_notices()
         first_run = not ConsentEvent.objects.exists()
         demo.seed_consents(speakers)
         created_recordings = self._recordings(speakers)
-        demo.seed_open_sessions(speakers)
+        demo.seed_open_sessions(consenting=speakers[0], invited=invited)
         if first_run:
             demo.seed_withdrawals(speakers)
         self._licensee()
@@ -71,10 +77,12 @@ class Command(BaseCommand):
             )
         )
 
-    def _speakers(self) -> list[Speaker]:
+    def _speakers(
+        self, groups: list[tuple[str, str, str, list[str]]], *, first_number: int
+    ) -> list[Speaker]:
         speakers = []
-        number = 0
-        for jurisdiction, language, phone_prefix, names in DEMO_SPEAKERS:
+        number = first_number - 1
+        for jurisdiction, language, phone_prefix, names in groups:
             for name in names:
                 number += 1
                 email = f"demo-speaker-{number:02d}@example.org"

@@ -18,6 +18,7 @@ from consent.models import (
     RecordingSession,
     SessionParticipant,
 )
+from consent.selectors import consents_needing_reconsent
 from registry.admin import ReadOnlyAdmin
 
 
@@ -82,7 +83,14 @@ class ConsentNoticeAdmin(ReadOnlyAdmin):
         "status",
         "title",
         "first_served_at",
+        "must_reconsent",
     ]
+
+    @admin.display(description="consents under older versions")
+    def must_reconsent(self, notice: ConsentNotice) -> int:
+        """Valid consents given under an earlier version: who must be asked again."""
+        return consents_needing_reconsent(notice=notice).count()
+
     list_filter = ["purpose", "jurisdiction", "language", "status"]
     search_fields = ["title", "=text_sha256"]
 

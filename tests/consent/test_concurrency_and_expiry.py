@@ -125,3 +125,13 @@ def test_a_new_notice_version_lists_who_must_reconsent_without_changing_their_co
     renew(a, Purpose.TRAINING, notice=new)
     assert not consents_needing_reconsent(notice=new).exists()
     assert timezone.now() >= consent.given_at
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_how_many_must_reconsent_under_a_new_notice(notices, admin_client) -> None:
+    speaker = SpeakerFactory()
+    give(speaker, Purpose.TRAINING)
+    new = publish("training", "US", "en", body="Changed purpose wording.")
+    page = admin_client.get(f"/admin/consent/consentnotice/?q=&id__exact={new.pk}")
+    assert page.status_code == 200
+    assert 'class="field-must_reconsent">1<' in page.content.decode()

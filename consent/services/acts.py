@@ -45,9 +45,8 @@ from consent.selectors import current_notice
 from consent.services.checks import (
     Actor,
     Evidence,
-    check_actor,
+    check_act,
     check_affirmative_act,
-    check_evidence_shape,
     check_purpose,
     evidence_digest,
 )
@@ -181,9 +180,7 @@ def _give_or_renew(
     actor: Actor,
     session: RecordingSession | None,
 ) -> Consent:
-    purpose = check_purpose(purpose)
-    check_evidence_shape(evidence)
-    check_actor(actor, evidence)
+    purpose = check_act(purpose=purpose, evidence=evidence, actor=actor)
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
@@ -293,9 +290,7 @@ def refuse_consent(
     session: RecordingSession | None = None,
 ) -> Consent:
     """Record a refusal. A consent that is currently given must be withdrawn instead."""
-    purpose = check_purpose(purpose)
-    check_evidence_shape(evidence)
-    check_actor(actor, evidence)
+    purpose = check_act(purpose=purpose, evidence=evidence, actor=actor)
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
@@ -336,9 +331,7 @@ def withdraw_consent(
     (``None`` when there never was one) and writes no event. The withdrawal event and
     its outbox row are committed together, so propagation cannot miss it.
     """
-    purpose = check_purpose(purpose)
-    check_evidence_shape(evidence)
-    check_actor(actor, evidence)
+    purpose = check_act(purpose=purpose, evidence=evidence, actor=actor)
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)

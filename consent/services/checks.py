@@ -127,6 +127,15 @@ def check_evidence_shape(evidence: Evidence) -> None:
         )
 
 
+def check_act(*, purpose: object, evidence: Evidence, actor: Actor) -> str:
+    """What every act by (or for) a speaker must satisfy before any rule is read: one
+    purpose, evidence of an act of the speaker, an actor allowed to record it."""
+    checked = check_purpose(purpose)
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    return checked
+
+
 def check_speaker_age(speaker: Speaker, requirements: Requirements, at: datetime.datetime) -> None:
     method = speaker.age_verification_method
     if method == AgeVerificationMethod.UNVERIFIED:

@@ -59,23 +59,25 @@ def _ts(value: object) -> str | None:
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def jsonb_order(item: object) -> object:
+    """``item`` with every object's keys in jsonb order: by length, then bytes."""
+    if isinstance(item, dict):
+        return {k: jsonb_order(item[k]) for k in sorted(item, key=lambda k: (len(k.encode()), k))}
+    if isinstance(item, list):
+        return [jsonb_order(i) for i in item]
+    return item
+
+
 def jsonb_text(value: object) -> str:
     """``value`` as PostgreSQL prints jsonb: ", " and ": " separators, object keys
     ordered by length then bytes, non-ASCII kept."""
-
-    def order(item: object) -> object:
-        if isinstance(item, dict):
-            return {k: order(item[k]) for k in sorted(item, key=lambda k: (len(k.encode()), k))}
-        if isinstance(item, list):
-            return [order(i) for i in item]
-        return item
-
-    return json.dumps(order(value), ensure_ascii=False)
+    return json.dumps(jsonb_order(value), ensure_ascii=False)
 
 
 def event_hash(row: dict[str, object]) -> str:
-    """Python twin of ``consent_event_hash``."""
-    digest_input = jsonb_text(
+    """Python twin of ``consent_event_hash`` (``rules_applied`` must already be in jsonb
+    key order, see ``jsonb_order``)."""
+    digest_input = json.dumps(
         [
             row["seq"],
             row["public_id"],
@@ -99,39 +101,21 @@ def event_hash(row: dict[str, object]) -> str:
             _ts(row["recorded_at"]),
             _ts(row["expires_at"]),
             row["prev_hash"],
-        ]
+        ],
+        ensure_ascii=False,
     )
     return hashlib.sha256(digest_input.encode("utf-8")).hexdigest()
-
-
-def _copy_value(value: object) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _copy(table: str, columns: list[str], rows: Iterator[tuple[object, ...]]) -> int:
     count = 0
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(  # psycopg 3: stream text-format rows
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        ) as copy,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
-        buffer: list[str] = []
-        for row in rows:
-            buffer.append("\t".join(_copy_value(v) for v in row))
+        for row in rows:  # psycopg adapts and escapes each value in C
+            copy.write_row(row)
             count += 1
-            if len(buffer) >= BATCH:
-                copy.write("\n".join(buffer) + "\n")
-                buffer.clear()
-        if buffer:
-            copy.write("\n".join(buffer) + "\n")
     return count
 
 
@@ -178,9 +162,10 @@ def generate_corpus(
     }
     rules: dict[tuple[str, str], list[dict[str, object]]] = {}
     for rule in JurisdictionRule.objects.all():
-        rules.setdefault((rule.jurisdiction_id, rule.purpose), []).append(
+        ordered = jsonb_order(
             {"id": rule.pk, "jurisdiction": rule.jurisdiction_id, "citation": rule.citation}
         )
+        rules.setdefault((rule.jurisdiction_id, rule.purpose), []).append(ordered)  # type: ignore[arg-type]
     names = [pii.encrypt(f"Synthetic Speaker {i}") for i in range(256)]
     now = timezone.now().replace(microsecond=0)
     start = now - datetime.timedelta(days=4 * 365)
@@ -405,7 +390,7 @@ def generate_corpus(
                             notice.language,
                             notice.text_sha256,
                             jurisdiction,
-                            jsonb_text(row["rules_applied"]),
+                            json.dumps(row["rules_applied"], ensure_ascii=False),
                             method,
                             row["evidence_sha256"],
                             actor,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check-deploy ci clean
+.PHONY: install run test lint typecheck check-deploy bench ci clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ check-deploy: install
 	env $$($(BIN)/python -m registry.generate_keys) DJANGO_ENV=production \
 	  ALLOWED_HOSTS=registry.example CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## make bench: scale figures against PostgreSQL's own COPY (BENCH_RECORDINGS=3000000 for the full run)
+bench: install
+	$(BIN)/python bench/run.py
 
 ci: lint typecheck check-deploy test
 

@@ -3,10 +3,12 @@ and write signed checkpoints of its head."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from consent.models import AuditCheckpoint, ChainHead, ConsentEvent
@@ -14,38 +16,29 @@ from registry import signing
 
 GENESIS = "0" * 64
 
-# One batch of the chain, checked in SQL with the same hash function the insert
-# trigger used: a row is broken if its hash is not the hash of its content, if it does
-# not point at the previous row's hash, or if a sequence number is missing.
-_BATCH_SQL = """
+# One range of sequence numbers, read once: the first row that is missing, was edited
+# (its hash is not the hash of its content, computed by the insert trigger's own
+# function) or does not point at the previous row's hash. Ranges are independent (the
+# row before the range supplies the link), so they run on several connections at once.
+_RANGE_SQL = """
 WITH batch AS (
     SELECT e.seq, e.hash, e.prev_hash, consent_event_hash(e) AS recomputed
     FROM consent_consentevent e
-    WHERE e.seq > %(after)s
-    ORDER BY e.seq
-    LIMIT %(limit)s
+    WHERE e.seq > %(after)s AND e.seq <= %(until)s
 ), linked AS (
     SELECT seq, hash, prev_hash, recomputed,
            coalesce(lag(hash) OVER (ORDER BY seq), %(carry)s) AS expected_prev,
            coalesce(lag(seq) OVER (ORDER BY seq), %(after)s) + 1 AS expected_seq
     FROM batch
 )
-SELECT
-    (SELECT count(*) FROM batch),
-    (SELECT seq FROM batch ORDER BY seq DESC LIMIT 1),
-    (SELECT hash FROM batch ORDER BY seq DESC LIMIT 1),
-    broken.seq, broken.why, broken.expected_seq
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-    SELECT seq, expected_seq,
-           CASE WHEN seq <> expected_seq THEN 'missing'
-                WHEN hash <> recomputed THEN 'edited'
-                ELSE 'relinked' END AS why
-    FROM linked
-    WHERE seq <> expected_seq OR hash <> recomputed OR prev_hash <> expected_prev
-    ORDER BY seq
-    LIMIT 1
-) AS broken ON true
+SELECT seq, expected_seq,
+       CASE WHEN seq <> expected_seq THEN 'missing'
+            WHEN hash <> recomputed THEN 'edited'
+            ELSE 'relinked' END AS why
+FROM linked
+WHERE seq <> expected_seq OR hash <> recomputed OR prev_hash <> expected_prev
+ORDER BY seq
+LIMIT 1
 """
 
 
@@ -73,45 +66,103 @@ def _describe(seq: int, why: str, expected_seq: int) -> str:
 
 
 def verify_chain(
-    *, batch_size: int = 100_000, on_batch: Callable[[int], object] | None = None
+    *,
+    batch_size: int = 100_000,
+    on_batch: Callable[[int], object] | None = None,
+    workers: int | None = None,
 ) -> ChainReport:
-    """Recompute the whole chain in batches; stop at the first broken link.
+    """Recompute the whole chain; report the first broken link.
 
-    All batches and the head are read from one snapshot (REPEATABLE READ), so events
-    appended while it runs cannot look like a removed tail."""
+    Links are walked in order from one REPEATABLE READ snapshot (events appended while
+    it runs cannot look like a removed tail); the expensive part, recomputing every
+    row's hash, runs over ranges on ``workers`` connections at once (one per core by
+    default). Inside a caller's transaction everything runs on its connection."""
     if connection.in_atomic_block:  # the caller's transaction already fixes the view
-        return _verify_chain(batch_size=batch_size, on_batch=on_batch)
+        return _verify_chain(batch_size=batch_size, on_batch=on_batch, workers=1)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return _verify_chain(batch_size=batch_size, on_batch=on_batch)
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # the window sort stays in memory
+        return _verify_chain(
+            batch_size=batch_size, on_batch=on_batch, workers=workers or os.cpu_count() or 1
+        )
 
 
-def _verify_chain(*, batch_size: int, on_batch: Callable[[int], object] | None) -> ChainReport:
+def _check_range(
+    after: int,
+    until: int,
+    *,
+    final: bool,
+    parallel: bool,
+    on_batch: Callable[[int], object] | None,
+) -> tuple[int, str, int] | None:
+    """(seq, why, expected seq) of the first broken row in (after, until], or None."""
+    try:
+        with connections["default"].cursor() as cursor:
+            carry = GENESIS
+            if after:
+                cursor.execute("SELECT hash FROM consent_consentevent WHERE seq = %s", [after])
+                row = cursor.fetchone()
+                carry = row[0] if row else "missing"  # then the first row cannot link
+            cursor.execute(_RANGE_SQL, {"after": after, "until": until, "carry": carry})
+            broken = cursor.fetchone()
+            if broken is None:
+                cursor.execute(
+                    "SELECT count(*) FROM consent_consentevent WHERE seq > %s AND seq <= %s",
+                    [after, until],
+                )
+                present = cursor.fetchone()[0]
+                if present < until - after and not final:
+                    # Rows missing at the end of this range, before the next one. (At
+                    # the end of the log the head check reports it instead.)
+                    broken = (until + 1, after + present + 1, "missing")
+    finally:
+        if parallel:
+            connections["default"].close()
+    if on_batch:
+        on_batch(until - after)
+    return None if broken is None else (int(broken[0]), str(broken[2]), int(broken[1]))
+
+
+def _verify_chain(
+    *, batch_size: int, on_batch: Callable[[int], object] | None, workers: int
+) -> ChainReport:
     report = ChainReport()
-    after, carry = 0, GENESIS
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(_BATCH_SQL, {"after": after, "limit": batch_size, "carry": carry})
-            count, last_seq, last_hash, broken_seq, why, expected_seq = cursor.fetchone()
-            if broken_seq is not None:
-                report.events_checked += expected_seq - after - 1
-                report.broken_at = broken_seq
-                report.problem = _describe(broken_seq, why, expected_seq)
-                return report
-            if not count:
-                break
-            report.events_checked += count
-            after, carry = last_seq, last_hash
-            if on_batch:
-                on_batch(count)
-    report.head_seq, report.head_hash = after, carry
     head = ChainHead.objects.filter(pk=1).first()
-    if head is None and after:
+    last = ConsentEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    until = max(last, head.seq if head else 0)
+    ranges = [(start, min(start + batch_size, until)) for start in range(0, until, batch_size)]
+    parallel = workers > 1 and len(ranges) > 1
+    if parallel:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(
+                pool.map(
+                    lambda r: _check_range(
+                        *r, final=r[1] == until, parallel=True, on_batch=on_batch
+                    ),
+                    ranges,
+                )
+            )
+    else:
+        results = [
+            _check_range(*r, final=r[1] == until, parallel=False, on_batch=on_batch) for r in ranges
+        ]
+    broken = [result for result in results if result is not None]
+    if broken:
+        seq, why, expected_seq = min(broken)
+        report.broken_at, report.events_checked = seq, expected_seq - 1
+        report.problem = _describe(seq, why, expected_seq)
+        return report
+    report.events_checked = until
+    report.head_seq = until
+    report.head_hash = (
+        ConsentEvent.objects.filter(seq=until).values_list("hash", flat=True).first() or GENESIS
+    )
+    if head is None and until:
         report.problem = "the chain head is missing although events exist"
-    elif head is not None and (head.seq, head.hash) != (after, carry):
+    elif head is not None and (head.seq, head.hash) != (report.head_seq, report.head_hash):
         report.problem = (
-            f"the chain head says #{head.seq} but the log ends at #{after}: "
+            f"the chain head says #{head.seq} but the log ends at #{last}: "
             "events at the end were removed"
         )
     _verify_checkpoints(report)

@@ -203,3 +203,14 @@ def test_verify_audit_chain_command_fails_on_tampering(notices) -> None:
         _raw("UPDATE consent_consentevent SET actor_ref = 'someone else' WHERE seq = 1")
     with pytest.raises(CommandError, match="BROKEN: event #1 does not match its hash"):
         call_command("verify_audit_chain")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_parallel_verification_finds_the_same_first_break(notices) -> None:
+    _events(4)  # 8 events, checked in ranges of 2 on two connections
+    assert chain.verify_chain(batch_size=2, workers=2).ok
+    with pgtrigger.ignore("consent.ConsentEvent:consent_event_append_only"):
+        _raw("UPDATE consent_consentevent SET purpose = 'likeness' WHERE seq IN (3, 6)")
+    report = chain.verify_chain(batch_size=2, workers=2)
+    assert report.broken_at == 3
+    assert "content was changed" in report.problem

@@ -1,0 +1,298 @@
+#!/usr/bin/env python
+"""`make bench`: the scale figures of issue #5, each measured in one run beside its
+baseline, at N/10 and at N recordings (BENCH_RECORDINGS, default 30,000).
+
+It creates a fresh database (BENCH_DATABASE, default registry_bench) on the same server
+`make test` would use, migrates it, loads N/10 recordings with `generate_corpus`,
+measures, loads the rest, measures again, and prints a Markdown table with each goal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE_DIR))
+
+N = int(os.environ.get("BENCH_RECORDINGS", "30000"))
+DATABASE = os.environ.get("BENCH_DATABASE", "registry_bench")
+NAIVE_SAMPLE = int(os.environ.get("BENCH_NAIVE_SAMPLE", "20000"))
+OUT_DIR = BASE_DIR / ".local" / "bench"
+
+
+def _database_url(server_url: str, name: str) -> str:
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _fresh_database(server_url: str) -> str:
+    import psycopg
+
+    admin = _database_url(server_url, "postgres").replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    return _database_url(server_url, DATABASE)
+
+
+def _setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
+    os.environ["DJANGO_ENV"] = "development"
+    os.environ["DEBUG"] = "false"  # no query log growing in memory
+    import django
+
+    django.setup()
+
+
+# --- the export, run in a child process so its peak RSS is its own -------------------
+
+
+def export_child(mode: str, out_path: str) -> None:
+    from django.core.paginator import Paginator
+
+    from consent.eligibility import eligible_tracks
+    from consent.exports import copy_to, eligible_tracks_select, export_eligible_tracks_jsonl
+    from consent.models import Purpose
+
+    started = time.perf_counter()
+    rows = 0
+    with open(out_path, "wb") as out:
+        if mode == "ours":
+            export_eligible_tracks_jsonl(out=out, purpose=Purpose.TRAINING)
+        elif mode == "copy":
+            sql, params = eligible_tracks_select(purpose=Purpose.TRAINING)
+            copy_to(out, f"COPY ({sql}) TO STDOUT", params)
+        else:  # the naive way: ORM objects, page by page with OFFSET
+            tracks = (
+                eligible_tracks(purpose=Purpose.TRAINING)
+                .select_related("recording", "speaker")
+                .order_by("recording_id", "channel")
+            )
+            pages = Paginator(tracks, 1000)
+            for number in pages.page_range:
+                for track in pages.page(number).object_list:
+                    recording = track.recording
+                    line = {
+                        "track": str(track.public_id),
+                        "channel": track.channel,
+                        "recording": str(recording.public_id),
+                        "speaker": str(track.speaker.public_id),
+                        "recorded_at": recording.recorded_at.isoformat(),
+                        "duration_ms": recording.duration_ms,
+                        "sample_rate_hz": recording.sample_rate_hz,
+                        "language": recording.language,
+                        "jurisdiction": recording.jurisdiction,
+                        "isolated_at_source": recording.isolated_at_source,
+                        "audio_uri": recording.audio_uri,
+                        "audio_sha256": recording.audio_sha256,
+                    }
+                    out.write(json.dumps(line).encode() + b"\n")
+                    rows += 1
+                if rows >= NAIVE_SAMPLE:
+                    break
+    seconds = time.perf_counter() - started
+    if mode != "naive":
+        with open(out_path, "rb") as written:
+            rows = sum(1 for _ in written)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": peak_mb}))
+
+
+def _export(mode: str) -> dict[str, float]:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, __file__, "--export", mode, str(OUT_DIR / f"{mode}.out")],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- the in-process figures -------------------------------------------------------------
+
+
+def _explain_figures() -> tuple[int, float]:
+    import random
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from consent.eligibility import explain_eligibility
+    from consent.models import Purpose
+    from registry.models import Recording
+
+    ids = list(Recording.objects.values_list("pk", flat=True)[:5000])
+    sample = random.Random(5).sample(ids, min(20, len(ids)))
+    queries, times = [], []
+    for recording in Recording.objects.filter(pk__in=sample):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            explain_eligibility(recording, Purpose.TRAINING)
+            times.append(time.perf_counter() - started)
+        queries.append(len(captured))
+    return max(queries), statistics.median(times) * 1000
+
+
+def _withdrawal_p95(speaker_id: int, cycles: int = 10) -> float:
+    from consent import services
+    from consent.models import Consent, EvidenceMethod, Purpose
+    from consent.selectors import current_notice
+    from registry.models import Speaker
+
+    speaker = Speaker.objects.get(pk=speaker_id)
+    actor = services.Actor.of_speaker(speaker)
+    signed = services.Evidence(method=EvidenceMethod.WEB_FORM_SIGNED, signed_name="Bench")
+
+    def ensure_given() -> None:
+        consent = Consent.objects.filter(speaker=speaker, purpose="training", session=None).first()
+        if consent is None or not consent.is_valid:
+            services.give_consent(
+                speaker=speaker,
+                purpose=Purpose.TRAINING,
+                notice=current_notice(speaker=speaker, purpose=Purpose.TRAINING),
+                evidence=signed,
+                actor=actor,
+            )
+
+    durations = []
+    for _ in range(cycles):
+        ensure_given()
+        started = time.perf_counter()
+        services.withdraw_consent(
+            speaker=speaker,
+            purpose=Purpose.TRAINING,
+            evidence=services.Evidence(method=EvidenceMethod.WEB_FORM),
+            actor=actor,
+        )
+        durations.append(time.perf_counter() - started)
+    ensure_given()  # leave the corpus as it was for the next figures
+    durations.sort()
+    return durations[max(0, round(0.95 * len(durations)) - 1)] * 1000
+
+
+def _verify_rate() -> tuple[int, float]:
+    from consent import chain
+
+    started = time.perf_counter()
+    report = chain.verify_chain()
+    seconds = time.perf_counter() - started
+    if not report.ok:
+        raise SystemExit(f"audit chain broken: {report.problem}")
+    return report.events_checked, report.events_checked / seconds
+
+
+def measure(hubs: dict[int, int]) -> dict[str, float]:
+    ours, copy, naive = _export("ours"), _export("copy"), _export("naive")
+    figures = {
+        "tracks exported": ours["rows"],
+        "export: ours / COPY": ours["seconds"] / max(copy["seconds"], 1e-9),
+        "export: ours, s": ours["seconds"],
+        "export: COPY, s": copy["seconds"],
+        "export: peak RSS of ours, MB": ours["peak_rss_mb"],
+        "export: naive / ours (per row)": (naive["seconds"] / max(naive["rows"], 1))
+        / (ours["seconds"] / max(ours["rows"], 1)),
+    }
+    figures["explain_eligibility: queries"], figures["explain_eligibility: ms"] = _explain_figures()
+    for speaker_id, calls in sorted(hubs.items(), key=lambda item: item[1]):
+        figures[f"withdraw speaker in {calls} recordings: p95 ms"] = _withdrawal_p95(speaker_id)
+    figures["verify_audit_chain: events"], figures["verify_audit_chain: events/s"] = _verify_rate()
+    return figures
+
+
+GOALS = {
+    "export: ours / COPY": "≤ 1.5",
+    "export: peak RSS of ours, MB": "≤ 200, flat",
+    "export: naive / ours (per row)": "≥ 10",
+    "explain_eligibility: queries": "≤ 2",
+    "verify_audit_chain: events/s": "≥ 200,000",
+}
+
+
+def _goal(name: str) -> str:
+    if name.startswith("withdraw speaker in 1000 "):
+        return "p95 ≤ 1,000"
+    if name.startswith("withdraw speaker in 10000 "):
+        return "p95 ≤ 5,000"
+    return GOALS.get(name, "")
+
+
+def main() -> int:
+    from registry import local_services
+
+    with local_services.database_url("test", BASE_DIR / ".local") as server_url:
+        url = _fresh_database(server_url)
+        _setup_django(url)
+        from django.core.management import call_command
+
+        from consent.corpus import generate_corpus
+
+        call_command("migrate", verbosity=0)
+        first = max(N // 10, 100)
+        results = []
+        for size, hubs in ((first, (1000,)), (N - first, (1000, 10000))):
+            started = time.perf_counter()
+            stats = generate_corpus(
+                recordings=size, seed=1, hub_recordings=tuple(min(h, size // 10) for h in hubs)
+            )
+            load = time.perf_counter() - started
+            figures = {"generate_corpus: recordings/s": size / load}
+            figures.update(measure(stats.hubs))
+            results.append(figures)
+            print(f"[bench] measured after loading {size} recordings", flush=True)
+
+        names = list(dict.fromkeys(name for r in results for name in r))
+        print(f"\n## make bench, {time.strftime('%Y-%m-%d')}, N = {N:,} recordings")
+        print(
+            f"machine: {os.cpu_count()} cores, {platform.machine()}, "
+            f"Python {platform.python_version()}\n"
+        )
+        print(f"| figure | N/10 = {first:,} | N = {N:,} | N vs N/10 | goal |")
+        print("|---|---|---|---|---|")
+        for name in names:
+            low, high = results[0].get(name), results[1].get(name)
+            slope = f"{high / low:.2f}x" if low and high else ""
+            print(f"| {name} | {_fmt(low)} | {_fmt(high)} | {slope} | {_goal(name)} |")
+        _explain_plan()
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
+
+
+def _explain_plan() -> None:
+    from django.db import connection
+
+    from consent.exports import eligible_tracks_select
+    from consent.models import Purpose
+
+    sql, params = eligible_tracks_select(purpose=Purpose.TRAINING)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", list(params))  # type: ignore[arg-type]
+        plan = [row[0] for row in cursor.fetchall()]
+    print("\nEXPLAIN (ANALYZE, BUFFERS) of the eligible-tracks query (training):\n")
+    print("```")
+    print("\n".join(plan))
+    print("```")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--export":
+        _setup_django(os.environ["DATABASE_URL"])
+        export_child(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())

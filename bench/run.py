@@ -205,8 +205,10 @@ def measure(hubs: dict[int, int]) -> dict[str, float]:
         / (ours["seconds"] / max(ours["rows"], 1)),
     }
     figures["explain_eligibility: queries"], figures["explain_eligibility: ms"] = _explain_figures()
-    for speaker_id, calls in sorted(hubs.items(), key=lambda item: item[1]):
-        figures[f"withdraw speaker in {calls} recordings: p95 ms"] = _withdrawal_p95(speaker_id)
+    # Hub 1 is meant to be on 1,000 calls, hub 2 on 10,000 (fewer when N is small).
+    for number, (speaker_id, calls) in enumerate(sorted(hubs.items()), start=1):
+        figures[f"withdraw hub {number}: recordings of the speaker"] = calls
+        figures[f"withdraw hub {number}: p95 ms"] = _withdrawal_p95(speaker_id)
     figures["verify_audit_chain: events"], figures["verify_audit_chain: events/s"] = _verify_rate()
     return figures
 
@@ -221,10 +223,10 @@ GOALS = {
 
 
 def _goal(name: str) -> str:
-    if name.startswith("withdraw speaker in 1000 "):
-        return "p95 ≤ 1,000"
-    if name.startswith("withdraw speaker in 10000 "):
-        return "p95 ≤ 5,000"
+    if name == "withdraw hub 1: p95 ms":
+        return "≤ 1,000 (at 1,000 recordings)"
+    if name == "withdraw hub 2: p95 ms":
+        return "≤ 5,000 (at 10,000 recordings)"
     return GOALS.get(name, "")
 
 

@@ -4,8 +4,9 @@ and write signed checkpoints of its head."""
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, connections, transaction
@@ -88,37 +89,62 @@ def verify_chain(
         )
 
 
+def _in_threads(work: Callable[[int], None], count: int, workers: int) -> None:
+    """Run ``work(0..count-1)`` on ``workers`` threads, each with its own database
+    connection for all the items it takes (closed when it is done)."""
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(count):
+        pending.put(index)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            while True:
+                try:
+                    index = pending.get_nowait()
+                except queue.Empty:
+                    return
+                work(index)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections["default"].close()
+
+    threads = [threading.Thread(target=worker) for _ in range(min(workers, count))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 def _check_range(
     after: int,
     until: int,
     *,
     final: bool,
-    parallel: bool,
     on_batch: Callable[[int], object] | None,
 ) -> tuple[int, str, int] | None:
     """(seq, why, expected seq) of the first broken row in (after, until], or None."""
-    try:
-        with connections["default"].cursor() as cursor:
-            carry = GENESIS
-            if after:
-                cursor.execute("SELECT hash FROM consent_consentevent WHERE seq = %s", [after])
-                row = cursor.fetchone()
-                carry = row[0] if row else "missing"  # then the first row cannot link
-            cursor.execute(_RANGE_SQL, {"after": after, "until": until, "carry": carry})
-            broken = cursor.fetchone()
-            if broken is None:
-                cursor.execute(
-                    "SELECT count(*) FROM consent_consentevent WHERE seq > %s AND seq <= %s",
-                    [after, until],
-                )
-                present = cursor.fetchone()[0]
-                if present < until - after and not final:
-                    # Rows missing at the end of this range, before the next one. (At
-                    # the end of the log the head check reports it instead.)
-                    broken = (until + 1, after + present + 1, "missing")
-    finally:
-        if parallel:
-            connections["default"].close()
+    with connections["default"].cursor() as cursor:
+        carry = GENESIS
+        if after:
+            cursor.execute("SELECT hash FROM consent_consentevent WHERE seq = %s", [after])
+            row = cursor.fetchone()
+            carry = row[0] if row else "missing"  # then the first row cannot link
+        cursor.execute(_RANGE_SQL, {"after": after, "until": until, "carry": carry})
+        broken = cursor.fetchone()
+        if broken is None:
+            cursor.execute(
+                "SELECT count(*) FROM consent_consentevent WHERE seq > %s AND seq <= %s",
+                [after, until],
+            )
+            present = cursor.fetchone()[0]
+            if present < until - after and not final:
+                # Rows missing at the end of this range, before the next one. (At
+                # the end of the log the head check reports it instead.)
+                broken = (until + 1, after + present + 1, "missing")
     if on_batch:
         on_batch(until - after)
     return None if broken is None else (int(broken[0]), str(broken[2]), int(broken[1]))
@@ -132,21 +158,17 @@ def _verify_chain(
     last = ConsentEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     until = max(last, head.seq if head else 0)
     ranges = [(start, min(start + batch_size, until)) for start in range(0, until, batch_size)]
-    parallel = workers > 1 and len(ranges) > 1
-    if parallel:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(
-                pool.map(
-                    lambda r: _check_range(
-                        *r, final=r[1] == until, parallel=True, on_batch=on_batch
-                    ),
-                    ranges,
-                )
-            )
+    results: list[tuple[int, str, int] | None] = [None] * len(ranges)
+
+    def check(index: int) -> None:
+        after, end = ranges[index]
+        results[index] = _check_range(after, end, final=end == until, on_batch=on_batch)
+
+    if workers > 1 and len(ranges) > 1:
+        _in_threads(check, len(ranges), workers)
     else:
-        results = [
-            _check_range(*r, final=r[1] == until, parallel=False, on_batch=on_batch) for r in ranges
-        ]
+        for index in range(len(ranges)):
+            check(index)
     broken = [result for result in results if result is not None]
     if broken:
         seq, why, expected_seq = min(broken)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime
 from typing import IO
 
-from django.db import connection
+from django.db import connections
 from django.db.models import F
 
 from consent.eligibility import RecordingFilters, eligible_tracks
+from registry.routers import read_alias
 
 # What a dataset builder gets per track: ids and audio facts, never personal data.
 EXPORT_FIELDS = {
@@ -61,7 +62,10 @@ def export_eligible_tracks_jsonl(
 def copy_to(out: IO[bytes], statement: str, params: tuple[object, ...]) -> int:
     """Run a ``COPY … TO STDOUT`` and stream its output to ``out`` chunk by chunk."""
     written = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+    with (
+        connections[read_alias()].cursor() as cursor,
+        cursor.cursor.copy(statement, params) as copy,
+    ):
         for chunk in copy:
             out.write(chunk)
             written += len(chunk)

@@ -175,6 +175,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRO
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# A read replica for bulk reads (manifests, eligibility exports): see registry.routers.
+# The test suite mirrors the default database under the same alias to exercise routing.
+if _replica_url := env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url_config(_replica_url)
+    DATABASES["replica"]["ENGINE"] = "django.db.backends.postgresql"
+elif DJANGO_ENV == "test":
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+if "replica" in DATABASES:
+    DATABASE_ROUTERS = ["registry.routers.ReadReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if DJANGO_ENV == "test":

@@ -443,6 +443,12 @@ def generate_corpus(
                 cursor.execute(statement)
             tick("indexes", len(rebuild))
         _check_loaded(recording0, recordings)
+    # Fresh statistics, or the planner plans for the empty tables it last saw (e.g. a
+    # hash join over every speaker to explain one recording).
+    with connection.cursor() as cursor:
+        for table in BULK_TABLES:
+            cursor.execute(f"ANALYZE {table}")
+    tick("analyzed", len(BULK_TABLES))
     return stats
 
 

@@ -8,42 +8,45 @@ import io
 import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
+from consent import exports
 from consent.eligibility import eligible_recordings
-from consent.exports import export_eligible_tracks_jsonl
 from consent.models import Purpose
 from registry.models import Recording
 from registry.routers import ReadReplicaRouter, read_alias, replica_reads
-from tests.consent.conftest import give_all, publish
-from tests.factories import RecordingFactory, SpeakerFactory
 
-pytestmark = pytest.mark.django_db(
-    transaction=True, serialized_rollback=True, databases=["default", "replica"]
-)
+pytestmark = pytest.mark.django_db(databases=["default", "replica"])
 
 
-def _consented_recording() -> Recording:
-    for purpose in (Purpose.RECORDING, Purpose.TRAINING):
-        publish(purpose)
-    a, b = SpeakerFactory(), SpeakerFactory()
-    for speaker in (a, b):
-        give_all(speaker, Purpose.RECORDING, Purpose.TRAINING)
-    return RecordingFactory(speakers=[a, b], recorded_at=timezone.now())
+@pytest.fixture(autouse=True)
+def _close_replica_connection():
+    yield
+    # The mirror's own connection would otherwise keep the test database open.
+    connections["replica"].close()
 
 
-def test_reads_inside_replica_reads_use_the_replica_and_others_do_not() -> None:
-    recording = _consented_recording()
+def test_reads_inside_replica_reads_run_on_the_replica_connection(monkeypatch) -> None:
+    used: list[str] = []
+
+    class SpyConnections:
+        def __getitem__(self, alias: str):
+            used.append(alias)
+            return connections[alias]
+
+    monkeypatch.setattr(exports, "connections", SpyConnections())
     assert read_alias() == "default"
-    with CaptureQueriesContext(connections["replica"]) as on_replica:
-        with replica_reads() as alias:
-            assert alias == "replica"
-            assert list(eligible_recordings(purpose=Purpose.TRAINING)) == [recording]
-            out = io.BytesIO()
-            export_eligible_tracks_jsonl(out=out, purpose=Purpose.TRAINING)
-        list(Recording.objects.all())  # outside the block: default
-    assert len(on_replica) >= 1
-    assert out.getvalue().count(b"\n") == 2
+    assert eligible_recordings(purpose=Purpose.TRAINING).db == "default"
+    with replica_reads() as alias, CaptureQueriesContext(connections["replica"]) as queries:
+        assert alias == "replica"
+        selection = eligible_recordings(purpose=Purpose.TRAINING)
+        assert selection.db == "replica"
+        list(selection)
+        exports.export_eligible_tracks_jsonl(out=io.BytesIO(), purpose=Purpose.TRAINING)
+    # The eligibility SELECT ran on the replica connection, and so did the export's COPY
+    # (which psycopg runs below Django's query log).
+    assert len(queries) == 1
+    assert used == ["replica"]
+    assert Recording.objects.all().db == "default"
 
 
 def test_writes_and_migrations_never_go_to_the_replica() -> None:

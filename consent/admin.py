@@ -3,10 +3,7 @@ everyone (the history is evidence); notices are published through the service.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from consent.models import (
     AuditCheckpoint,
@@ -19,7 +16,7 @@ from consent.models import (
     SessionParticipant,
 )
 from consent.selectors import consents_needing_reconsent
-from registry.admin import ReadOnlyAdmin
+from registry.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
 @admin.register(ConsentEvent)
@@ -111,15 +108,9 @@ class JurisdictionRuleAdmin(ReadOnlyAdmin):
     list_filter = ["jurisdiction", "purpose"]
 
 
-class ParticipantInline(admin.TabularInline):
+class ParticipantInline(ReadOnlyInline):
     model = SessionParticipant
     fields = ("channel", "speaker", "track")
-    readonly_fields = ("channel", "speaker", "track")
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RecordingSession)

@@ -9,6 +9,7 @@ same transaction; eligibility reads it.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import pgtrigger
@@ -488,6 +489,10 @@ class Consent(models.Model):
     @property
     def is_valid(self) -> bool:
         return self.state in VALID_STATES
+
+    def in_force_at(self, at: datetime.datetime) -> bool:
+        """Valid and not past its expiry at ``at`` (expiry counts before the job runs)."""
+        return self.is_valid and not (self.expires_at is not None and self.expires_at <= at)
 
 
 class OutboxKind(models.TextChoices):

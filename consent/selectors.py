@@ -65,14 +65,6 @@ def current_notice(
     raise NoticeUnavailable(f"no active {purpose} notice for {speaker.jurisdiction}")
 
 
-def consent_states(
-    *, speaker: Speaker, session: RecordingSession | None = None
-) -> dict[str, Consent]:
-    """The speaker's consent rows for one scope, keyed by purpose."""
-    rows = Consent.objects.filter(speaker=speaker, session=session).select_related("notice")
-    return {row.purpose: row for row in rows}
-
-
 def consents_needing_reconsent(*, notice: ConsentNotice) -> QuerySet[Consent]:
     """Valid consents given under an earlier version of ``notice``'s text: they still
     stand (no one is re-consented silently), but the speaker must be asked again."""

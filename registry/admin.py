@@ -40,15 +40,22 @@ class SpeakerAdmin(ReadOnlyAdmin):
     readonly_fields = ["public_id", "email_blind_index", "created_at", "updated_at"]
 
 
-class TrackInline(admin.TabularInline):
-    model = Track
-    fields = ("channel", "speaker", "public_id")
-    readonly_fields = ("channel", "speaker", "public_id")
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent, never added, changed or removed here."""
+
     extra = 0
     can_delete = False
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields or ()
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class TrackInline(ReadOnlyInline):
+    model = Track
+    fields = ("channel", "speaker", "public_id")
 
 
 @admin.register(Recording)

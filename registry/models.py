@@ -220,10 +220,6 @@ class Recording(models.Model):
     def __str__(self) -> str:
         return f"Recording {self.external_ref}"
 
-    @property
-    def duration_hours(self) -> float:
-        return self.duration_ms / 3_600_000
-
 
 class Track(models.Model):
     """One channel of one recording, carrying exactly one speaker's voice."""

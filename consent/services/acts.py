@@ -19,7 +19,6 @@ from consent.errors import (
     ConsentIsValid,
     ConsentNotRenewable,
     NotAParticipant,
-    NoticeNotCurrent,
     SessionNotOpen,
     SpeakerErased,
 )
@@ -47,6 +46,7 @@ from consent.services.checks import (
     Evidence,
     check_act,
     check_affirmative_act,
+    check_notice_current,
     check_purpose,
     evidence_digest,
 )
@@ -198,11 +198,7 @@ def _give_or_renew(
             speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, actor=actor, at=at
         )
         current = _lock_consent(speaker, purpose, session)
-        valid_now = (
-            current is not None
-            and current.state in VALID_STATES
-            and not (current.expires_at and current.expires_at <= at)
-        )
+        valid_now = current is not None and current.in_force_at(at)
         if action == ConsentAction.GIVE:
             if valid_now:
                 raise ConsentAlreadyGiven(
@@ -295,9 +291,7 @@ def refuse_consent(
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
         session = _check_session(session, speaker, giving=False)
-        served = current_notice(speaker=speaker, purpose=purpose, language=notice.language)
-        if served.pk != notice.pk:
-            raise NoticeNotCurrent(f"{notice} is not the current {purpose} notice", field="notice")
+        check_notice_current(speaker=speaker, purpose=purpose, notice=notice, at=at)
         current = _lock_consent(speaker, purpose, session)
         if current is not None and current.state in VALID_STATES:
             raise ConsentIsValid(

@@ -153,6 +153,18 @@ def check_speaker_age(speaker: Speaker, requirements: Requirements, at: datetime
         )
 
 
+def check_notice_current(
+    *, speaker: Speaker, purpose: str, notice: ConsentNotice, at: datetime.datetime
+) -> None:
+    """The notice the speaker answered is the one we serve them now for this purpose."""
+    served = current_notice(speaker=speaker, purpose=purpose, language=notice.language, at=at)
+    if served.pk != notice.pk:
+        raise NoticeNotCurrent(
+            f"{notice} is not the current {purpose} notice for this speaker ({served})",
+            field="notice",
+        )
+
+
 def check_affirmative_act(
     *,
     speaker: Speaker,
@@ -164,12 +176,7 @@ def check_affirmative_act(
 ) -> Requirements:
     """The rules in force for giving or renewing: current notice, age, evidence."""
     requirements = requirements_for(jurisdiction=speaker.jurisdiction, purpose=purpose, at=at)
-    served = current_notice(speaker=speaker, purpose=purpose, language=notice.language, at=at)
-    if served.pk != notice.pk:
-        raise NoticeNotCurrent(
-            f"{notice} is not the current {purpose} notice for this speaker ({served})",
-            field="notice",
-        )
+    check_notice_current(speaker=speaker, purpose=purpose, notice=notice, at=at)
     if requirements.notice_in_speaker_language and (
         notice.language.split("-")[0] != speaker.preferred_language.split("-")[0]
     ):

@@ -58,3 +58,22 @@ def test_staff_cannot_add_speakers_in_the_admin(client) -> None:
     call_command("seed_demo")
     client.login(username="demo-admin", password="demo-admin-pass")
     assert client.get("/admin/registry/speaker/add/").status_code == 403
+
+
+def test_recordings_and_sessions_show_their_tracks_and_participants_read_only(client) -> None:
+    from consent.models import RecordingSession
+    from registry.models import Recording
+
+    call_command("seed_demo")
+    client.login(username="demo-admin", password="demo-admin-pass")
+    recording = Recording.objects.first()
+    page = client.get(f"/admin/registry/recording/{recording.pk}/change/").content.decode()
+    for track in recording.tracks.all():
+        assert str(track.public_id) in page
+    session = RecordingSession.objects.filter(recording__isnull=False).first()
+    page = client.get(f"/admin/consent/recordingsession/{session.pk}/change/").content.decode()
+    assert "Participants" in page or "participants" in page
+    # Read-only: no inputs for the inline rows, and no row may be added (max 0 forms).
+    assert 'name="participants-0-channel"' not in page
+    assert 'name="participants-MAX_NUM_FORMS" value="0"' in page
+    assert 'name="participants-0-DELETE"' not in page

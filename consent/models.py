@@ -18,7 +18,15 @@ from django.db import models
 from django.db.models import Q
 
 from registry.fields import EncryptedTextField
-from registry.models import LANGUAGE_RE, SHA256_RE, Recording, Speaker, Track, one_of
+from registry.models import (
+    LANGUAGE_RE,
+    SHA256_RE,
+    Campaign,
+    Recording,
+    Speaker,
+    Track,
+    one_of,
+)
 
 
 class Purpose(models.TextChoices):
@@ -266,6 +274,9 @@ class RecordingSession(models.Model):
         max_length=12, choices=SessionStatus.choices, default=SessionStatus.OPEN
     )
     invite_expires_at = models.DateTimeField()
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+    )
     recording = models.OneToOneField(
         Recording, null=True, blank=True, on_delete=models.PROTECT, related_name="session"
     )
@@ -495,15 +506,66 @@ class Consent(models.Model):
         return self.is_valid and not (self.expires_at is not None and self.expires_at <= at)
 
 
+class ErasureStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class ErasureRequest(models.Model):
+    """A speaker's request to erase their data (GDPR Art. 17). Filing it withdraws every
+    consent at once; propagation then deletes the audio, reaches every release, licensee
+    and derived model, and finally erases the personal data (keeping the public UUID)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    speaker = models.ForeignKey(Speaker, on_delete=models.PROTECT, related_name="erasure_requests")
+    status = models.CharField(
+        max_length=12, choices=ErasureStatus.choices, default=ErasureStatus.RECEIVED
+    )
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    actor_ref = models.CharField(max_length=100, blank=True, default="")
+    evidence_method = models.CharField(max_length=16, choices=EvidenceMethod.choices)
+    requested_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            one_of("status", ErasureStatus, "erasure_status_known"),
+            one_of("actor_kind", ActorKind, "erasure_actor_kind_known"),
+            one_of("evidence_method", EvidenceMethod, "erasure_evidence_method_known"),
+            models.UniqueConstraint(
+                fields=["speaker"],
+                condition=~Q(status="completed"),
+                name="erasure_one_open_per_speaker",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="completed", completed_at__isnull=False)
+                | (~Q(status="completed") & Q(completed_at__isnull=True)),
+                name="erasure_completed_is_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure request {self.public_id}"
+
+
 class OutboxKind(models.TextChoices):
     WITHDRAWAL = "withdrawal", "Consent withdrawn"
     EXPIRY = "expiry", "Consent expired"
+    ERASURE = "erasure", "Erasure requested"
 
 
 class ConsentOutbox(models.Model):
-    """Transactional outbox: written with the event, consumed by propagation."""
+    """Transactional outbox: written with the event (or erasure request) that causes it,
+    consumed by propagation."""
 
-    event = models.OneToOneField(ConsentEvent, on_delete=models.PROTECT, related_name="outbox")
+    event = models.OneToOneField(
+        ConsentEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="outbox"
+    )
+    erasure_request = models.OneToOneField(
+        ErasureRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="outbox"
+    )
     kind = models.CharField(max_length=12, choices=OutboxKind.choices)
     payload = models.JSONField(help_text="Ids only, never personal data.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -516,9 +578,17 @@ class ConsentOutbox(models.Model):
                 fields=["id"], condition=Q(published_at__isnull=True), name="outbox_pending_idx"
             )
         ]
+        constraints = [
+            one_of("kind", OutboxKind, "outbox_kind_known"),
+            models.CheckConstraint(
+                condition=Q(kind="erasure", event__isnull=True, erasure_request__isnull=False)
+                | (~Q(kind="erasure") & Q(event__isnull=False, erasure_request__isnull=True)),
+                name="outbox_names_its_cause",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.kind} for event {self.event_id}"
+        return f"{self.kind} outbox row {self.pk}"
 
 
 class ChainHead(models.Model):

@@ -134,6 +134,20 @@ class Speaker(models.Model):
         return f"Speaker {self.public_id}"
 
 
+class Campaign(models.Model):
+    """A collection campaign: the calls recorded under one brief and one rate plan."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class RecordingStatus(models.TextChoices):
     REGISTERED = "registered", "Registered, audio not yet ingested"
     AVAILABLE = "available", "Audio stored and verified"
@@ -161,6 +175,14 @@ class Recording(models.Model):
     audio_sha256 = models.CharField("audio SHA-256", max_length=64, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=RecordingStatus.choices, default=RecordingStatus.REGISTERED
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="recordings",
+        help_text="Decides the rate its speakers are paid per recorded hour.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -21,6 +21,7 @@ from registry.models import (
     MINIMUM_AGE_FLOOR,
     SHA256_RE,
     AgeVerificationMethod,
+    Campaign,
     DerivedModel,
     Licensee,
     Recording,
@@ -137,6 +138,48 @@ def register_speaker(
         raise
 
 
+class BelowMinimumAge(InvalidInput):
+    code = "below_minimum_age"
+    status = 403
+
+
+def verify_speaker_age(*, speaker: Speaker, date_of_birth: datetime.date, min_age: int) -> Speaker:
+    """Record the speaker's own date of birth as their age verification.
+
+    Refuses anyone younger than ``min_age`` (the strictest rule where they live and where
+    the call takes place; never below the product floor) and then keeps nothing: the
+    date of birth of a refused person is not stored.
+    """
+    today = timezone.now().date()
+    if date_of_birth > today:
+        raise InvalidInput("date_of_birth is in the future", field="date_of_birth")
+    if date_of_birth.year < 1900:
+        raise InvalidInput("date_of_birth is not plausible", field="date_of_birth")
+    min_age = max(min_age, MINIMUM_AGE_FLOOR)
+    if age_on(date_of_birth, today) < min_age:
+        raise BelowMinimumAge(
+            f"participants must be at least {min_age} years old", field="date_of_birth"
+        )
+    with transaction.atomic(durable=True):
+        speaker = Speaker.objects.select_for_update(no_key=True).get(pk=speaker.pk)
+        if speaker.erased_at is not None:
+            raise InvalidInput("this speaker's data was erased", field="speaker")
+        speaker.date_of_birth = date_of_birth
+        speaker.age_verification_method = AgeVerificationMethod.DATE_OF_BIRTH
+        speaker.age_attested_minimum = None
+        speaker.age_verified_at = timezone.now()
+        speaker.save(
+            update_fields=[
+                "date_of_birth",
+                "age_verification_method",
+                "age_attested_minimum",
+                "age_verified_at",
+                "updated_at",
+            ]
+        )
+        return speaker
+
+
 def register_recording(
     *,
     external_ref: str,
@@ -147,6 +190,7 @@ def register_recording(
     language: str,
     jurisdiction: str,
     speakers: Sequence[Speaker],
+    campaign: Campaign | None = None,
 ) -> Recording:
     """Create a recording with one track per channel; ``speakers[i]`` is on channel ``i``.
 
@@ -163,6 +207,7 @@ def register_recording(
             language=language,
             jurisdiction=jurisdiction,
             speakers=speakers,
+            campaign=campaign,
         )
 
 
@@ -176,6 +221,7 @@ def create_recording_with_tracks(
     language: str,
     jurisdiction: str,
     speakers: Sequence[Speaker],
+    campaign: Campaign | None = None,
 ) -> Recording:
     """``register_recording`` inside the caller's transaction (e.g. a pre-call session
     starting its recording); the caller owns the transaction."""
@@ -214,6 +260,7 @@ def create_recording_with_tracks(
         isolated_at_source=isolated_at_source,
         language=language,
         jurisdiction=jurisdiction,
+        campaign=campaign,
     )
     Track.objects.bulk_create(
         Track(recording=recording, channel=channel, speaker=speaker)
@@ -242,6 +289,19 @@ def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256
         locked.status = RecordingStatus.AVAILABLE
         locked.save(update_fields=["audio_uri", "audio_sha256", "status", "updated_at"])
     return locked
+
+
+def register_campaign(*, slug: str, name: str) -> Campaign:
+    """Create a collection campaign (its rate plans live in ``compensation``)."""
+    slug = (slug or "").strip()
+    if not re.fullmatch(r"[-a-z0-9]{1,80}", slug):
+        raise InvalidInput("slug must be 1-80 lowercase letters, digits or hyphens", field="slug")
+    if not (name or "").strip():
+        raise InvalidInput("name is required", field="name")
+    with transaction.atomic(durable=True):
+        if Campaign.objects.filter(slug=slug).exists():
+            raise DuplicateRecord(f"campaign {slug!r} exists", field="slug")
+        return Campaign.objects.create(slug=slug, name=name.strip())
 
 
 def register_licensee(*, name: str, slug: str, contact_email: str, jurisdiction: str) -> Licensee:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -131,6 +132,9 @@ INSTALLED_APPS = [
     "registry.apps.RegistryConfig",
     "consent.apps.ConsentConfig",
     "datasetcards.apps.DatasetCardsConfig",
+    "compensation.apps.CompensationConfig",
+    "speakers.apps.SpeakersConfig",
+    "django_ratelimit",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +229,54 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Redis the tests use directly (and their broker unless CELERY_BROKER_URL says otherwise).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+
+def _redis_db(url: str, db: int) -> str:
+    """``url`` with its database number replaced: the cache never shares the broker's."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# --- Cache: sign-in rate limits live here, so it must be shared by every web process
+# and increment atomically (Redis). `make run` without Redis uses process memory.
+CACHE_URL = env.str(
+    "CACHE_URL",
+    default=_redis_db(REDIS_URL, 2) if DJANGO_ENV != "development" else "",
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+if not CACHE_URL:
+    # Development only: limits then count per gunicorn worker, which is fine locally.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+RATELIMIT_VIEW = "speakers.views.rate_limited"
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+# Sign-in attempts per window: per client address, and per email address asked about.
+SIGN_IN_RATE_PER_IP = env.str("SIGN_IN_RATE_PER_IP", default="20/15m")
+SIGN_IN_RATE_PER_EMAIL = env.str("SIGN_IN_RATE_PER_EMAIL", default="5/15m")
+
+# --- Speaker sign-in ---------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # staff: username + password (admin)
+    "speakers.backends.SpeakerEmailBackend",  # speakers: email + password they set
+]
+LOGIN_URL = "speakers:sign-in"
+SIGN_IN_LINK_MINUTES = env.int("SIGN_IN_LINK_MINUTES", default=30)
+# Public base URL used in emailed links (the request's host is not trusted for this).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+
+# --- Email: sign-in links. Development writes each message to a file under LOCAL_DIR.
+if _email_url := env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url_config(_email_url))
+elif DJANGO_ENV == "development":
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(LOCAL_DIR / "mail")
+elif PRODUCTION:
+    raise ImproperlyConfigured("Refusing to start (production): EMAIL_URL is not set")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="consent@registry.example")
+
 # --- Celery -----------------------------------------------------------------
 # Without CELERY_BROKER_URL, a broker that needs no server: kombu's filesystem
 # transport, one shared folder under LOCAL_DIR (development only; see README).
@@ -275,6 +327,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-consents": {
         "task": "consent.tasks.expire_consents",
         "schedule": env.float("EXPIRE_CONSENTS_SECONDS", default=3600.0),
+    },
+    "accrue-earnings": {
+        "task": "compensation.tasks.accrue_earnings",
+        "schedule": env.float("ACCRUE_EARNINGS_SECONDS", default=300.0),
     },
     "audit-checkpoint": {
         "task": "consent.tasks.write_audit_checkpoint",

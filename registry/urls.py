@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from registry import views
 
@@ -11,5 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path(".well-known/jwks.json", views.jwks, name="jwks"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("speakers.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

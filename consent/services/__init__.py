@@ -10,12 +10,14 @@ from consent.services.acts import (
     withdraw_consent,
 )
 from consent.services.checks import Actor, Evidence
+from consent.services.erasure import request_erasure
 from consent.services.notices import notice_text_sha256, publish_notice, retire_notice
 from consent.services.sessions import (
     create_recording_session,
     invitation_token,
     participant_from_invitation,
     start_recording,
+    verify_participant_age,
 )
 
 __all__ = [
@@ -33,7 +35,9 @@ __all__ = [
     "refuse_consent",
     "renew_consent",
     "request_consent",
+    "request_erasure",
     "retire_notice",
     "start_recording",
+    "verify_participant_age",
     "withdraw_consent",
 ]

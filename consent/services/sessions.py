@@ -23,12 +23,13 @@ from consent.models import (
     SessionParticipant,
     SessionStatus,
 )
+from consent.rules import requirements_for
 from consent.selectors import cleared_to_record
 from consent.services.acts import record_request
 from consent.services.checks import Actor
 from registry import services as catalogue
 from registry.errors import InvalidInput
-from registry.models import Recording, Speaker
+from registry.models import Campaign, Recording, Speaker
 
 INVITATION_SALT = "consent.session-invitation"
 
@@ -40,6 +41,7 @@ def create_recording_session(
     language: str,
     speakers: list[Speaker],
     invite_valid_for: datetime.timedelta = datetime.timedelta(days=7),
+    campaign: Campaign | None = None,
 ) -> RecordingSession:
     """Open a session for a call; ``speakers[i]`` will be on channel ``i``. Each
     participant's recording consent for it is recorded as requested."""
@@ -55,6 +57,7 @@ def create_recording_session(
             jurisdiction=jurisdiction,
             language=language,
             invite_expires_at=timezone.now() + invite_valid_for,
+            campaign=campaign,
         )
         SessionParticipant.objects.bulk_create(
             SessionParticipant(session=session, speaker=speaker, channel=channel)
@@ -105,6 +108,24 @@ def participant_from_invitation(token: str) -> SessionParticipant:
     return participant
 
 
+def verify_participant_age(
+    *, participant: SessionParticipant, date_of_birth: datetime.date
+) -> Speaker:
+    """Verify a participant's age from their date of birth before they may consent.
+
+    The minimum is the strictest rule for recording where the speaker lives and where
+    the call takes place; below it the participant is refused and nothing is stored.
+    """
+    at = timezone.now()
+    min_age = max(
+        requirements_for(jurisdiction=code, purpose=Purpose.RECORDING, at=at).min_age
+        for code in {participant.speaker.jurisdiction, participant.session.jurisdiction}
+    )
+    return catalogue.verify_speaker_age(
+        speaker=participant.speaker, date_of_birth=date_of_birth, min_age=min_age
+    )
+
+
 def start_recording(
     *,
     session: RecordingSession,
@@ -147,6 +168,7 @@ def start_recording(
             language=session.language,
             jurisdiction=session.jurisdiction,
             speakers=[p.speaker for p in participants],
+            campaign=session.campaign,
         )
         tracks = {t.channel: t for t in recording.tracks.all()}
         for participant in participants:

@@ -1,0 +1,75 @@
+"""Erasure requests (GDPR Art. 17): filed by the speaker, carried out by propagation."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from consent.models import (
+    VALID_STATES,
+    Consent,
+    ConsentAction,
+    ConsentOutbox,
+    ErasureRequest,
+    ErasureStatus,
+    OutboxKind,
+)
+from consent.services.acts import _append, _lock_speaker
+from consent.services.checks import Actor, Evidence, check_actor, check_evidence_shape
+from registry.models import Speaker
+
+
+def request_erasure(*, speaker: Speaker, evidence: Evidence, actor: Actor) -> ErasureRequest:
+    """File an erasure request: every consent in force is withdrawn in the same
+    transaction (each with its own event and outbox row), and one outbox row asks
+    propagation to delete the audio and finally the personal data.
+
+    Idempotent for a request still open: asking twice returns the open request."""
+    check_evidence_shape(evidence)
+    check_actor(actor, evidence)
+    at = timezone.now()
+    with transaction.atomic(durable=True):
+        speaker = _lock_speaker(speaker)
+        open_request = (
+            ErasureRequest.objects.filter(speaker=speaker)
+            .exclude(status=ErasureStatus.COMPLETED)
+            .first()
+        )
+        if open_request is not None:
+            return open_request
+        in_force = (
+            Consent.objects.select_for_update(of=("self",))
+            .filter(speaker=speaker, state__in=VALID_STATES)
+            .select_related("notice", "session")
+            .order_by("id")
+        )
+        for consent in in_force:
+            _append(
+                speaker=speaker,
+                purpose=consent.purpose,
+                action=ConsentAction.WITHDRAW,
+                notice=consent.notice,
+                evidence=evidence,
+                actor=actor,
+                session=consent.session,
+                current=consent,
+                at=at,
+                requirements=None,
+            )
+        erasure = ErasureRequest.objects.create(
+            speaker=speaker,
+            actor_kind=actor.kind,
+            actor_ref=actor.ref[:100],
+            evidence_method=evidence.method,
+            requested_at=at,
+        )
+        ConsentOutbox.objects.create(
+            erasure_request=erasure,
+            kind=OutboxKind.ERASURE,
+            payload={
+                "erasure_request": str(erasure.public_id),
+                "speaker": str(speaker.public_id),
+                "effective_at": at.isoformat(),
+            },
+        )
+        return erasure

@@ -1,0 +1,109 @@
+"""HTML forms of the speaker portal. Shape only: the rules live in the services."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class EmailLinkForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+
+
+class PasswordSignInForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    password = forms.CharField(
+        label=_("Password"), strip=False, max_length=256, widget=forms.PasswordInput
+    )
+
+
+class GiveConsentForm(forms.Form):
+    notice = forms.UUIDField(widget=forms.HiddenInput)
+    signed_name = forms.CharField(
+        label=_("Type your full name to sign"), required=False, max_length=200
+    )
+
+    def __init__(self, *args: Any, written: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written = written
+        if not written:
+            del self.fields["signed_name"]
+        else:
+            self.fields["signed_name"].required = True
+            self.fields["signed_name"].widget.attrs["autocomplete"] = "name"
+
+
+class ConfirmForm(forms.Form):
+    """A POST with a CSRF token and nothing else: one confirming click."""
+
+
+class DateOfBirthForm(forms.Form):
+    date_of_birth = forms.DateField(
+        label=_("Your date of birth"),
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+        help_text=_("Format: YYYY-MM-DD. We use it only to check your age."),
+    )
+
+    def clean_date_of_birth(self) -> datetime.date:
+        value: datetime.date = self.cleaned_data["date_of_birth"]
+        if value > timezone.now().date():
+            raise forms.ValidationError(_("That date is in the future."))
+        return value
+
+
+class NewPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Repeat the new password"),
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            raise forms.ValidationError(_("The two passwords differ."))
+        return data
+
+
+class ErasureForm(forms.Form):
+    understood = forms.BooleanField(
+        label=_("I understand that every consent I gave will be withdrawn and my data erased."),
+        required=True,
+    )
+
+
+class VerifyReceiptForm(forms.Form):
+    receipt = forms.CharField(
+        label=_("Signed receipt (JSON)"),
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+    )
+
+    def clean_receipt(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.cleaned_data["receipt"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(_("This is not valid JSON.")) from exc
+        if not isinstance(value, dict) or not {"receipt", "signature"} <= value.keys():
+            raise forms.ValidationError(
+                _("A signed receipt has two members: receipt and signature.")
+            )
+        return value
+
+
+class PeriodForm(forms.Form):
+    month = forms.RegexField(
+        label=_("Month"), regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False, max_length=7
+    )

@@ -1,0 +1,353 @@
+"""Reads for the speaker portal. Every object reaches a view through a
+``get_<thing>_for_speaker`` helper that filters by the signed-in speaker and raises
+``NotFound`` otherwise, so one speaker can never open another's receipt or recording."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from compensation.models import LedgerEntry
+from compensation.selectors import balances, earned_hours
+from consent.eligibility import Usability, recording_usability
+from consent.errors import ConsentError
+from consent.models import (
+    VALID_STATES,
+    Consent,
+    ConsentEvent,
+    ConsentNotice,
+    ConsentOutbox,
+    ConsentReceipt,
+    ErasureRequest,
+    EvidenceMethod,
+    OutboxKind,
+    Purpose,
+)
+from consent.rules import Requirements, requirements_for
+from consent.selectors import current_notice, needs_reconsent
+from registry.errors import NotFound
+from registry.models import Recording, Speaker, Track
+from speakers.models import SpeakerAccount
+
+
+def speaker_of(user: AbstractBaseUser | AnonymousUser) -> Speaker | None:
+    """The speaker a signed-in user is, or None for staff and anonymous users."""
+    if not user.is_authenticated:
+        return None
+    account = SpeakerAccount.objects.select_related("speaker").filter(user_id=user.pk).first()
+    if account is None or account.speaker.erased_at is not None:
+        return None
+    return account.speaker
+
+
+def notice_to_serve(*, speaker: Speaker, purpose: str, language: str) -> ConsentNotice:
+    """The notice in the language the speaker reads the page in when one is allowed
+    there, else in the speaker's own language (the law may demand it), else English."""
+    try:
+        return current_notice(speaker=speaker, purpose=purpose, language=language)
+    except ConsentError:
+        return current_notice(speaker=speaker, purpose=purpose)
+
+
+def evidence_method_for(purpose: str, requirements: Requirements) -> str | None:
+    """How the web form captures the act: one click, or a typed-name signature where
+    the law asks for written consent (and always for biometric data). None when only
+    paper or a spoken phrase will do."""
+    allowed = requirements.allowed_methods
+    if purpose != Purpose.BIOMETRIC and EvidenceMethod.WEB_FORM in allowed:
+        return EvidenceMethod.WEB_FORM
+    if EvidenceMethod.WEB_FORM_SIGNED in allowed:
+        return EvidenceMethod.WEB_FORM_SIGNED
+    return None
+
+
+@dataclass
+class ConsentCard:
+    purpose: str
+    notice: ConsentNotice | None
+    requirements: Requirements
+    evidence_method: str | None
+    consent: Consent | None = None
+    per_call_in_force: int = 0
+    needs_reconsent: bool = False
+    unavailable_reason: str = ""
+
+    @property
+    def in_force(self) -> bool:
+        return self.consent is not None and self.consent.in_force_at(timezone.now())
+
+    @property
+    def state(self) -> str | None:
+        return self.consent.state if self.consent else None
+
+    @property
+    def written(self) -> bool:
+        return self.evidence_method == EvidenceMethod.WEB_FORM_SIGNED
+
+    @property
+    def can_give(self) -> bool:
+        return self.notice is not None and self.evidence_method is not None and not self.in_force
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.in_force or self.per_call_in_force > 0
+
+
+def consent_card(*, speaker: Speaker, purpose: str, language: str) -> ConsentCard:
+    at = timezone.now()
+    requirements = requirements_for(jurisdiction=speaker.jurisdiction, purpose=purpose, at=at)
+    card = ConsentCard(
+        purpose=purpose,
+        notice=None,
+        requirements=requirements,
+        evidence_method=evidence_method_for(purpose, requirements),
+    )
+    try:
+        card.notice = notice_to_serve(speaker=speaker, purpose=purpose, language=language)
+    except ConsentError as exc:
+        card.unavailable_reason = exc.detail
+    scopes = list(Consent.objects.filter(speaker=speaker, purpose=purpose).select_related("notice"))
+    card.consent = next((c for c in scopes if c.session_id is None), None)
+    card.per_call_in_force = sum(1 for c in scopes if c.session_id and c.in_force_at(at))
+    if card.consent is not None:
+        card.needs_reconsent = needs_reconsent(card.consent)
+    return card
+
+
+def consent_cards(*, speaker: Speaker, language: str) -> list[ConsentCard]:
+    """One card per purpose, in a fixed order; nothing is preselected."""
+    return [
+        consent_card(speaker=speaker, purpose=purpose, language=language)
+        for purpose in Purpose.values
+    ]
+
+
+def speaker_events(*, speaker: Speaker) -> QuerySet[ConsentEvent]:
+    """The speaker's consent history, newest first (requests are shown too)."""
+    return (
+        ConsentEvent.objects.filter(speaker=speaker)
+        .select_related("notice", "session")
+        .order_by("-seq")
+    )
+
+
+def get_event_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> ConsentEvent:
+    event = (
+        ConsentEvent.objects.filter(speaker=speaker, public_id=public_id)
+        .select_related("notice", "speaker", "session")
+        .first()
+    )
+    if event is None:
+        raise NotFound("no such consent event")
+    return event
+
+
+@dataclass
+class RecordingRow:
+    recording: Recording
+    channel: int
+    participants: int
+    usability: dict[str, Usability] = field(default_factory=dict)
+
+    @property
+    def others(self) -> list[str]:
+        """The other participants, by position only: never a name or an id."""
+        return [f"participant {n + 1}" for n in range(self.participants) if n != self.channel]
+
+
+def speaker_recordings(*, speaker: Speaker) -> list[RecordingRow]:
+    """Each recording the speaker is on, newest first, with its usability per purpose."""
+    tracks = list(
+        Track.objects.filter(speaker=speaker)
+        .select_related("recording")
+        .annotate(participants=Count("recording__tracks"))
+        .order_by("-recording__recorded_at", "-recording_id")
+    )
+    usability = recording_usability(
+        speaker_id=speaker.pk, recording_ids=[t.recording_id for t in tracks]
+    )
+    return [
+        RecordingRow(
+            recording=t.recording,
+            channel=t.channel,
+            participants=t.participants,
+            usability=usability.get(t.recording_id, {}),
+        )
+        for t in tracks
+    ]
+
+
+def get_recording_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> RecordingRow:
+    track = (
+        Track.objects.filter(speaker=speaker, recording__public_id=public_id)
+        .select_related("recording")
+        .annotate(participants=Count("recording__tracks"))
+        .first()
+    )
+    if track is None:
+        raise NotFound("no such recording")
+    return RecordingRow(
+        recording=track.recording,
+        channel=track.channel,
+        participants=track.participants,
+        usability=recording_usability(speaker_id=speaker.pk, recording_ids=[track.recording_id])[
+            track.recording_id
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class WithdrawalStatus:
+    event: ConsentEvent
+    published_at: datetime.datetime | None
+
+
+def withdrawal_statuses(*, speaker: Speaker) -> list[WithdrawalStatus]:
+    """The speaker's withdrawals and expiries and how far propagation has taken them."""
+    rows = (
+        ConsentOutbox.objects.filter(event__speaker=speaker)
+        .exclude(kind=OutboxKind.ERASURE)
+        .select_related("event", "event__session")
+        .order_by("-event__seq")
+    )
+    return [
+        WithdrawalStatus(event=row.event, published_at=row.published_at)
+        for row in rows
+        if row.event is not None
+    ]
+
+
+def erasure_requests(*, speaker: Speaker) -> QuerySet[ErasureRequest]:
+    return ErasureRequest.objects.filter(speaker=speaker).prefetch_related(
+        Prefetch("outbox", queryset=ConsentOutbox.objects.all())
+    )
+
+
+@dataclass(frozen=True)
+class EarningsSummary:
+    balances: dict[str, Decimal]
+    hours: Decimal
+    entries: int
+
+
+def earnings_summary(*, speaker: Speaker) -> EarningsSummary:
+    return EarningsSummary(
+        balances=balances(speaker=speaker),
+        hours=earned_hours(speaker=speaker),
+        entries=LedgerEntry.objects.filter(speaker=speaker).count(),
+    )
+
+
+def _iso(value: datetime.datetime | datetime.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def speaker_data_export(*, speaker: Speaker) -> dict[str, Any]:
+    """Everything the registry holds about the speaker (GDPR Art. 15 and 20), in one
+    JSON-ready document: profile, consents, every event with its signed receipt, the
+    recordings they are on (without the other participants), the ledger, requests."""
+    receipts = {
+        r.event_id: {"receipt": r.document, "signature": r.signature}
+        for r in ConsentReceipt.objects.filter(event__speaker=speaker)
+    }
+    events = []
+    for event in speaker_events(speaker=speaker).order_by("seq"):
+        events.append(
+            {
+                "id": str(event.public_id),
+                "seq": event.seq,
+                "purpose": event.purpose,
+                "action": event.action,
+                "state": event.state,
+                "scope": str(event.session.public_id) if event.session else "all recordings",
+                "notice": {
+                    "id": str(event.notice.public_id),
+                    "version": event.notice.version,
+                    "language": event.notice_language,
+                    "sha256": event.notice_sha256,
+                    "title": event.notice.title,
+                },
+                "jurisdiction": event.jurisdiction,
+                "evidence_method": event.evidence_method,
+                "actor": event.actor_kind,
+                "occurred_at": _iso(event.occurred_at),
+                "expires_at": _iso(event.expires_at),
+                "hash": event.hash,
+                "receipt": receipts.get(event.pk),
+            }
+        )
+    return {
+        "format": "voice-consent-registry/data-export/1",
+        "generated_at": timezone.now().isoformat(),
+        "profile": {
+            "id": str(speaker.public_id),
+            "name": speaker.name,
+            "email": speaker.email,
+            "phone": speaker.phone,
+            "date_of_birth": _iso(speaker.date_of_birth),
+            "jurisdiction": speaker.jurisdiction,
+            "preferred_language": speaker.preferred_language,
+            "age_verification_method": speaker.age_verification_method,
+            "age_verified_at": _iso(speaker.age_verified_at),
+            "created_at": _iso(speaker.created_at),
+        },
+        "consents": [
+            {
+                "purpose": c.purpose,
+                "scope": str(c.session.public_id) if c.session else "all recordings",
+                "state": c.state,
+                "since": _iso(c.state_since),
+                "given_at": _iso(c.given_at),
+                "expires_at": _iso(c.expires_at),
+                "in_force": c.state in VALID_STATES,
+            }
+            for c in Consent.objects.filter(speaker=speaker).select_related("session")
+        ],
+        "events": events,
+        "recordings": [
+            {
+                "id": str(row.recording.public_id),
+                "recorded_at": _iso(row.recording.recorded_at),
+                "duration_ms": row.recording.duration_ms,
+                "language": row.recording.language,
+                "jurisdiction": row.recording.jurisdiction,
+                "sample_rate_hz": row.recording.sample_rate_hz,
+                "your_channel": row.channel,
+                "participants": row.participants,
+                "status": row.recording.status,
+                "usable_now": {p: u.eligible for p, u in row.usability.items()},
+            }
+            for row in speaker_recordings(speaker=speaker)
+        ],
+        "ledger": [
+            {
+                "id": str(entry.public_id),
+                "kind": entry.kind,
+                "currency": entry.currency,
+                "amount": str(entry.amount),
+                "hours": None if entry.hours is None else str(entry.hours),
+                "recording": str(entry.track.recording.public_id) if entry.track else None,
+                "reference": entry.reference,
+                "occurred_at": _iso(entry.occurred_at),
+            }
+            for entry in LedgerEntry.objects.filter(speaker=speaker)
+            .select_related("track__recording")
+            .order_by("occurred_at", "id")
+        ],
+        "erasure_requests": [
+            {
+                "id": str(e.public_id),
+                "status": e.status,
+                "requested_at": _iso(e.requested_at),
+                "completed_at": _iso(e.completed_at),
+            }
+            for e in ErasureRequest.objects.filter(speaker=speaker)
+        ],
+    }

@@ -1,0 +1,143 @@
+"""Speaker sign-in: accounts, one-time links (by email or issued by staff), passwords."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from registry import pii
+from registry.errors import InvalidInput, RegistryError
+from registry.models import Speaker
+from registry.selectors import get_speaker_by_email
+from speakers.models import LinkIssuer, SignInLink, SpeakerAccount
+
+logger = logging.getLogger(__name__)
+
+LINK_DIGEST_DOMAIN = "sign-in-link"
+
+
+class SignInLinkInvalid(RegistryError):
+    code = "sign_in_link_invalid"
+    status = 403
+
+
+def _digest(token: str) -> str:
+    return pii.keyed_digest(LINK_DIGEST_DOMAIN, token)
+
+
+def ensure_account(*, speaker: Speaker) -> SpeakerAccount:
+    """The speaker's sign-in account, created on first use. Its user holds no personal
+    data and no usable password until the speaker sets one."""
+    existing = SpeakerAccount.objects.filter(speaker=speaker).select_related("user").first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        locked = Speaker.objects.select_for_update(no_key=True).get(pk=speaker.pk)
+        existing = SpeakerAccount.objects.filter(speaker=locked).select_related("user").first()
+        if existing is not None:
+            return existing
+        user = get_user_model()(username=f"speaker-{locked.public_id}", is_active=True)
+        user.set_unusable_password()
+        user.save()
+        return SpeakerAccount.objects.create(speaker=locked, user=user)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link: SignInLink
+    url: str
+
+
+def issue_sign_in_link(
+    *, speaker: Speaker, issued_by: str, staff_user: User | None = None
+) -> IssuedLink:
+    """A new one-time link for ``speaker``. The secret exists only in the returned URL
+    (the row keeps a keyed digest); it expires after ``SIGN_IN_LINK_MINUTES``."""
+    if speaker.erased_at is not None:
+        raise InvalidInput("this speaker's data was erased", field="speaker")
+    if issued_by not in LinkIssuer.values:
+        raise InvalidInput(f"unknown issuer {issued_by!r}", field="issued_by")
+    if issued_by == LinkIssuer.STAFF and (staff_user is None or not staff_user.is_staff):
+        raise InvalidInput("only staff can issue a link on a speaker's behalf", field="issued_by")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    link = SignInLink.objects.create(
+        speaker=speaker,
+        token_digest=_digest(token),
+        issued_by=issued_by,
+        issued_by_user=staff_user if issued_by == LinkIssuer.STAFF else None,
+        created_at=now,
+        expires_at=now + datetime.timedelta(minutes=settings.SIGN_IN_LINK_MINUTES),
+    )
+    url = settings.PUBLIC_BASE_URL + reverse("speakers:redeem-link", args=[token])
+    return IssuedLink(link=link, url=url)
+
+
+def email_sign_in_link(*, email: str) -> None:
+    """Email a sign-in link if ``email`` belongs to a speaker; otherwise do nothing.
+
+    The caller cannot tell which happened (no account enumeration). The mail leaves
+    after commit, in the speaker's language, and nothing about it is logged but ids."""
+    speaker = get_speaker_by_email(email=email)
+    if speaker is None or speaker.erased_at is not None or not speaker.email:
+        return
+    issued = issue_sign_in_link(speaker=speaker, issued_by=LinkIssuer.SPEAKER)
+    address = speaker.email
+    language = speaker.preferred_language.split("-")[0]
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+
+    def send() -> None:
+        with translation.override(language):
+            context = {"url": issued.url, "minutes": settings.SIGN_IN_LINK_MINUTES}
+            send_mail(
+                subject=render_to_string("speakers/email/sign_in_subject.txt", context).strip(),
+                message=render_to_string("speakers/email/sign_in_body.txt", context),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[address],
+            )
+        logger.info("sign-in link %s emailed to speaker %s", issued.link.pk, speaker.public_id)
+
+    transaction.on_commit(send)
+
+
+def redeem_sign_in_link(*, token: str) -> SpeakerAccount:
+    """Use a link once: a conditional UPDATE claims it, so a second use (or a race
+    between two browsers) fails. Refuses unknown, used and expired links alike."""
+    if not token or len(token) > 128:
+        raise SignInLinkInvalid("this sign-in link is not valid")
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = SignInLink.objects.filter(
+            token_digest=_digest(token),
+            used_at__isnull=True,
+            expires_at__gt=now,
+            speaker__erased_at__isnull=True,
+        ).update(used_at=now)
+        if claimed != 1:
+            raise SignInLinkInvalid("this sign-in link is not valid, already used or expired")
+        link = SignInLink.objects.select_related("speaker").get(token_digest=_digest(token))
+        return ensure_account(speaker=link.speaker)
+
+
+def set_speaker_password(*, account: SpeakerAccount, password: str) -> None:
+    """Let a signed-in speaker sign in with email and password from now on."""
+    try:
+        validate_password(password, user=account.user)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password") from exc
+    account.user.set_password(password)
+    account.user.save(update_fields=["password"])

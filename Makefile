@@ -33,6 +33,7 @@ typecheck: install
 check-deploy: install
 	env $$($(BIN)/python -m registry.generate_keys) DJANGO_ENV=production \
 	  ALLOWED_HOSTS=registry.example CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+	  EMAIL_URL=smtp+tls://127.0.0.1:587 PUBLIC_BASE_URL=https://registry.example \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 ## make bench: scale figures against PostgreSQL's own COPY (BENCH_RECORDINGS=3000000 for the full run)

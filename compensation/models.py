@@ -49,12 +49,24 @@ class RatePlan(models.Model):
             ),
         ]
         triggers = [
-            pgtrigger.Protect(
+            pgtrigger.Trigger(
                 name="rate_plan_used_is_immutable",
+                when=pgtrigger.Before,
                 operation=pgtrigger.Update | pgtrigger.Delete,
-                condition=pgtrigger.Condition(
-                    "EXISTS (SELECT 1 FROM compensation_ledgerentry l "
-                    "WHERE l.rate_plan_id = OLD.id)"
+                func=pgtrigger.Func(
+                    """
+                    IF EXISTS (SELECT 1 FROM compensation_ledgerentry WHERE rate_plan_id = OLD.id)
+                    THEN
+                        RAISE EXCEPTION USING
+                            ERRCODE = 'integrity_constraint_violation',
+                            MESSAGE = format('rate plan %s was used by an accrual; '
+                                             'publish a new plan instead', OLD.id);
+                    END IF;
+                    IF TG_OP = 'DELETE' THEN
+                        RETURN OLD;
+                    END IF;
+                    RETURN NEW;
+                    """
                 ),
             ),
         ]

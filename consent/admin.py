@@ -11,6 +11,7 @@ from consent.models import (
     ConsentEvent,
     ConsentNotice,
     ConsentOutbox,
+    ErasureRequest,
     JurisdictionRule,
     RecordingSession,
     SessionParticipant,
@@ -123,10 +124,17 @@ class RecordingSessionAdmin(ReadOnlyAdmin):
 
 @admin.register(ConsentOutbox)
 class ConsentOutboxAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "event", "created_at", "published_at"]
+    list_display = ["id", "kind", "event", "erasure_request", "created_at", "published_at"]
     list_filter = ["kind"]
 
 
 @admin.register(AuditCheckpoint)
 class AuditCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "seq", "event_count", "head_hash", "kid"]
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "speaker", "status", "requested_at", "completed_at"]
+    list_filter = ["status"]
+    search_fields = ["=public_id", "=speaker__public_id"]

@@ -20,7 +20,7 @@ from consent.models import (
 )
 from consent.selectors import current_notice
 from registry import services as catalogue
-from registry.models import Recording, Speaker
+from registry.models import Campaign, Recording, Speaker
 
 # (jurisdiction, language) -> purpose -> (title, body, allows, does not allow)
 NOTICE_TEXT: dict[str, dict[str, tuple[str, str, str, str]]] = {
@@ -263,7 +263,10 @@ def seed_consents(speakers: list[Speaker]) -> int:
 
 
 def seed_sessions(
-    speakers: list[Speaker], pairs: list[tuple[int, int]], durations: list[tuple[int, int]]
+    speakers: list[Speaker],
+    pairs: list[tuple[int, int]],
+    durations: list[tuple[int, int]],
+    campaigns: dict[str, Campaign] | None = None,
 ) -> int:
     """Record each pair through a pre-call session (all consented, so it clears)."""
     created = 0
@@ -279,6 +282,8 @@ def seed_sessions(
             jurisdiction=a.jurisdiction,
             language=a.preferred_language,
             speakers=[a, b],
+            campaign=(campaigns or {}).get(a.jurisdiction.split("-")[0])
+            or (campaigns or {}).get("*"),
         )
         recording = services.start_recording(
             session=session,

@@ -247,9 +247,12 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
+# django-ratelimit 4.1 predates Django's own RedisCache and warns that it is "not
+# officially supported"; it increments atomically (INCR), which is what the check is for.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if not CACHE_URL:
     # Development only: limits then count per gunicorn worker, which is fine locally.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 RATELIMIT_VIEW = "speakers.views.rate_limited"
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 # Sign-in attempts per window: per client address, and per email address asked about.
@@ -264,7 +267,14 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "speakers:sign-in"
 SIGN_IN_LINK_MINUTES = env.int("SIGN_IN_LINK_MINUTES", default=30)
 # Public base URL used in emailed links (the request's host is not trusted for this).
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000"
+).rstrip("/")
+if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "Refusing to start (production): PUBLIC_BASE_URL must be the https:// address "
+        "speakers reach (it goes into emailed sign-in links)"
+    )
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 
 # --- Email: sign-in links. Development writes each message to a file under LOCAL_DIR.

@@ -52,6 +52,9 @@ class SignInLink(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("issue_sign_in_link", "Can issue a sign-in link for a speaker (assisted enrolment)")
+        ]
         constraints = [
             one_of("issued_by", LinkIssuer, "sign_in_link_issuer_known"),
             models.CheckConstraint(

@@ -7,6 +7,7 @@ Every page works without JavaScript; every state change is a POST with a CSRF to
 from __future__ import annotations
 
 import datetime
+import io
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -456,7 +457,7 @@ def data_export(request: HttpRequest) -> FileResponse:
     body = json.dumps(document, ensure_ascii=False, indent=2).encode()
     stamp = timezone.now().strftime("%Y%m%d")
     return FileResponse(
-        iter([body]),
+        io.BytesIO(body),
         as_attachment=True,
         filename=f"my-voice-data-{stamp}.json",
         content_type="application/json",

@@ -30,3 +30,11 @@ def subprocess_env() -> dict[str, str]:
     env["DJANGO_ENV"] = "test"
     env["DATABASE_URL"] = subprocess_database_url()
     return env
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters live in the cache (Redis in tests): none carry over."""
+    from django.core.cache import cache
+
+    cache.clear()

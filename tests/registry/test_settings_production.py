@@ -25,6 +25,8 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
         **fresh_secrets(),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/registry",
+        "EMAIL_URL": "smtp+tls://mailer:secret@smtp.registry.example:587",
+        "PUBLIC_BASE_URL": "https://registry.example",
     }
     for name, value in overrides.items():
         if value is None:
@@ -99,3 +101,19 @@ def test_production_forces_debug_off_even_when_asked_for() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("EMAIL_URL", None, "EMAIL_URL is not set"),
+        ("PUBLIC_BASE_URL", None, "PUBLIC_BASE_URL must be"),
+        ("PUBLIC_BASE_URL", "http://registry.example", "PUBLIC_BASE_URL must be"),
+    ],
+)
+def test_production_refuses_to_email_sign_in_links_it_cannot_deliver_safely(
+    name: str, value: str | None, message: str
+) -> None:
+    result = _manage(_production_env(**{name: value}), "check")
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,7 +1,8 @@
 """Idempotent demo data for `make run`: speakers in seven jurisdictions (names in their
-own scripts), consent notices in four languages, a realistic mix of consent events,
-two-channel recordings made through pre-call sessions, a licensee with a derived model,
-and staff logins. Lives in the highest app of the import graph because it uses them all."""
+own scripts) with portal accounts, consent notices in four languages, a realistic mix
+of consent events, two-channel recordings made through pre-call sessions under paid
+campaigns, a licensee with a derived model, and staff logins. Lives in the highest app
+of the import graph because it uses them all."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from compensation import services as compensation
+from compensation.models import RatePlan
 from consent import demo
-from consent.models import ConsentEvent
+from consent.models import ConsentEvent, RecordingSession
+from consent.services import invitation_token
 from registry import services
 from registry.models import (
     AgeVerificationMethod,
+    Campaign,
     DerivedModel,
     Licensee,
     Recording,
@@ -27,6 +32,7 @@ from registry.models import (
     WithdrawalAction,
 )
 from registry.selectors import get_speaker_by_email
+from speakers.services import ensure_account, set_speaker_password
 
 # (jurisdiction, language, phone prefix, names in their own script)
 DEMO_SPEAKERS: list[tuple[str, str, str, list[str]]] = [
@@ -45,6 +51,14 @@ DEMO_INVITED: list[tuple[str, str, str, list[str]]] = [
 ]
 DEMO_RECORDINGS = 32
 DEMO_LICENSEE_SLUG = "acme-speech-labs"
+# Speakers who can sign in with a password (everyone can sign in with an emailed link).
+DEMO_SPEAKER_PASSWORD = "demo-speaker-pass"  # noqa: S105 - public demo data
+DEMO_PASSWORD_SPEAKERS = ("demo-speaker-01@example.org", "demo-speaker-19@example.org")
+# (slug, name, currency, amount per recorded speaker-hour, jurisdiction prefix or "*")
+DEMO_CAMPAIGNS = (
+    ("duplex-2026-intl", "Duplex conversations 2026 (international)", "USD", "30.00", "*"),
+    ("duplex-2026-jp", "Duplex conversations 2026 (Japan)", "JPY", "4500", "JP"),
+)
 DEMO_USERS = (
     ("demo-admin", "demo-admin-pass", True),
     ("demo-staff", "demo-staff-pass", False),
@@ -62,12 +76,18 @@ class Command(BaseCommand):
         demo.publish_demo_notices()
         first_run = not ConsentEvent.objects.exists()
         demo.seed_consents(speakers)
-        created_recordings = self._recordings(speakers)
+        created_recordings = self._recordings(speakers, self._campaigns())
         demo.seed_open_sessions(consenting=speakers[0], invited=invited)
         if first_run:
             demo.seed_withdrawals(speakers)
         self._licensee()
         self._users()
+        self._accounts([*speakers, *invited])
+        compensation.accrue_earnings()
+        if first_run:
+            compensation.record_payout(
+                speaker=speakers[0], currency="USD", amount="5.00", reference="DEMO-PAY-0001"
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"demo data: {Speaker.objects.count()} speakers, "
@@ -106,7 +126,41 @@ class Command(BaseCommand):
                 speakers.append(speaker)
         return speakers
 
-    def _recordings(self, speakers: list[Speaker]) -> int:
+    def _campaigns(self) -> dict[str, Campaign]:
+        campaigns = {}
+        for slug, name, currency, rate, region in DEMO_CAMPAIGNS:
+            campaign = Campaign.objects.filter(slug=slug).first() or services.register_campaign(
+                slug=slug, name=name
+            )
+            if not RatePlan.objects.filter(campaign=campaign).exists():
+                compensation.publish_rate_plan(
+                    campaign=campaign,
+                    currency=currency,
+                    amount_per_hour=rate,
+                    effective_from=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+                )
+            campaigns[region] = campaign
+        return campaigns
+
+    def _accounts(self, speakers: list[Speaker]) -> None:
+        for speaker in speakers:
+            account = ensure_account(speaker=speaker)
+            if speaker.email in DEMO_PASSWORD_SPEAKERS and not account.user.has_usable_password():
+                set_speaker_password(account=account, password=DEMO_SPEAKER_PASSWORD)
+        self.stdout.write(
+            "speaker sign-in (password "
+            f"{DEMO_SPEAKER_PASSWORD}): " + ", ".join(DEMO_PASSWORD_SPEAKERS)
+        )
+        for session in RecordingSession.objects.filter(
+            external_ref__startswith="demo-open-session"
+        ).order_by("external_ref"):
+            for participant in session.participants.select_related("session").order_by("channel"):
+                self.stdout.write(
+                    f"invitation {session.external_ref} participant {participant.channel + 1}: "
+                    f"{settings.PUBLIC_BASE_URL}/invite/{invitation_token(participant)}/"
+                )
+
+    def _recordings(self, speakers: list[Speaker], campaigns: dict[str, Campaign]) -> int:
         """Two-channel calls between demo speakers, made through pre-call sessions."""
         rng = random.Random(2026)  # fixed: the same demo on every machine
         pairs, durations = [], []
@@ -121,7 +175,7 @@ class Command(BaseCommand):
                     rng.choice([16_000, 24_000, 48_000]),
                 )
             )
-        return demo.seed_sessions(speakers, pairs, durations)
+        return demo.seed_sessions(speakers, pairs, durations, campaigns)
 
     def _licensee(self) -> None:
         licensee = Licensee.objects.filter(slug=DEMO_LICENSEE_SLUG).first()

@@ -1,0 +1,1 @@
+from tests.consent.conftest import notices  # noqa: F401 - fixture

@@ -115,9 +115,12 @@ def test_the_ledger_is_append_only(campaign):
 def test_a_rate_plan_used_by_an_accrual_cannot_be_edited(campaign):
     recording(campaign)
     services.accrue_earnings()
-    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE compensation_rateplan SET amount_per_hour = 99")
+    with (
+        pytest.raises((IntegrityError, InternalError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE compensation_rateplan SET amount_per_hour = 99")
 
 
 def test_a_payout_reduces_the_balance_and_may_not_exceed_it(campaign):
@@ -153,7 +156,9 @@ def test_the_statement_csv_has_running_and_closing_balances(campaign):
     rows = [line.strip().split(",") for line in statement_csv(statement(speaker=speaker))]
     assert rows[0][0] == "date"
     assert [r[1] for r in rows[1:]] == ["accrual", "payout", "closing"]
-    assert rows[1][-1] == "22.50" and rows[2][-1] == "12.50" and rows[3][-1] == "12.50"
+    assert rows[1][-1] == "22.50"
+    assert rows[2][-1] == "12.50"
+    assert rows[3][-1] == "12.50"
     assert str(rec.public_id) in rows[1][2]
 
 
@@ -163,12 +168,14 @@ def test_the_earnings_page_and_statements_for_the_signed_in_speaker(client, camp
     speaker = rec.tracks.first().speaker
     sign_in(client, speaker)
     page = client.get(reverse("speakers:earnings")).content.decode()
-    assert "22.50" in page and "0.75" in page
+    assert "22.50" in page
+    assert "0.75" in page
     csv_body = b"".join(client.get(reverse("speakers:statement-csv")).streaming_content)
     assert b"22.50" in csv_body
     pdf = client.get(reverse("speakers:statement-pdf"))
     text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    assert "Earnings statement" in text and "22.50 USD" in text
+    assert "Earnings statement" in text
+    assert "22.50 USD" in text
     month = timezone.now().strftime("%Y-%m")
     empty = client.get(reverse("speakers:earnings"), {"month": "2020-01"}).content.decode()
     assert "No entries in this period." in empty

@@ -40,7 +40,8 @@ def test_giving_training_records_exactly_one_event_for_training_only(client, not
     speaker = SpeakerFactory()
     sign_in(client, speaker)
     page = client.get(reverse("speakers:give", args=["training"]))
-    assert page.status_code == 200 and "I agree" in page.content.decode()
+    assert page.status_code == 200
+    assert "I agree" in page.content.decode()
     response = client.post(
         reverse("speakers:give", args=["training"]),
         {"notice": notice_id(speaker, "training")},
@@ -53,7 +54,9 @@ def test_giving_training_records_exactly_one_event_for_training_only(client, not
         "give",
         EvidenceMethod.WEB_FORM,
     )
-    assert event.notice_language == "en" and event.ip_hash and event.user_agent_hash
+    assert event.notice_language == "en"
+    assert event.ip_hash
+    assert event.user_agent_hash
     assert list(Consent.objects.filter(speaker=speaker).values_list("purpose", flat=True)) == [
         "training"
     ]
@@ -64,7 +67,8 @@ def test_withdrawing_is_one_confirmation_that_states_the_consequences(client, no
     give(speaker, "training")
     sign_in(client, speaker)
     page = client.get(reverse("speakers:withdraw", args=["training"])).content.decode()
-    assert "Future use stops now" in page and "licensees" in page.lower()
+    assert "Future use stops now" in page
+    assert "licensees" in page.lower()
     assert "retrained or filtered" in page
     response = client.post(reverse("speakers:withdraw", args=["training"]))
     assert response.status_code == 302
@@ -79,7 +83,8 @@ def test_biometric_consent_shows_the_retention_schedule_and_needs_a_typed_name(c
     speaker = SpeakerFactory()
     sign_in(client, speaker)
     page = client.get(reverse("speakers:give", args=["biometric"])).content.decode()
-    assert "Retention schedule" in page and "Voiceprints are destroyed" in page
+    assert "Retention schedule" in page
+    assert "Voiceprints are destroyed" in page
     assert 'name="signed_name"' in page
     refused = client.post(
         reverse("speakers:give", args=["biometric"]), {"notice": notice_id(speaker, "biometric")}
@@ -129,7 +134,8 @@ def test_the_japanese_ui_serves_the_japanese_notice_and_records_its_language(cli
     sign_in(client, speaker)
     client.cookies["django_language"] = "ja"
     page = client.get(reverse("speakers:dashboard")).content.decode()
-    assert "私の同意" in page and 'lang="ja"' in page
+    assert "私の同意" in page
+    assert 'lang="ja"' in page
     client.post(
         reverse("speakers:give", args=["training"]),
         {"notice": notice_id(speaker, "training", "ja")},

@@ -24,7 +24,9 @@ def test_history_lists_every_event_with_notice_version_and_language(client, noti
     withdraw(speaker, "training")
     html = sign_in(client, speaker).get(reverse("speakers:history")).content.decode()
     assert html.count("<tr>") == 1 + 2  # header + two events
-    assert "Gave" in html and "Withdrew" in html and "v1 (en)" in html
+    assert "Gave" in html
+    assert "Withdrew" in html
+    assert "v1 (en)" in html
 
 
 def test_a_receipt_downloads_as_signed_json_that_verifies(client, notices):
@@ -48,7 +50,8 @@ def test_a_receipt_downloads_as_a_pdf(client, notices):
     response = sign_in(client, speaker).get(reverse("speakers:receipt-pdf", args=[event.public_id]))
     assert response["Content-Type"] == "application/pdf"
     text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
-    assert "Consent receipt" in text and str(speaker.public_id) in text
+    assert "Consent receipt" in text
+    assert str(speaker.public_id) in text
 
 
 def test_a_speaker_cannot_open_another_speakers_receipt(client, notices):
@@ -65,7 +68,8 @@ def test_receipts_need_a_signed_in_speaker(client, notices):
     give(speaker, "training")
     event = ConsentEvent.objects.get()
     response = client.get(reverse("speakers:receipt-json", args=[event.public_id]))
-    assert response.status_code == 302 and reverse("speakers:sign-in") in response["Location"]
+    assert response.status_code == 302
+    assert reverse("speakers:sign-in") in response["Location"]
 
 
 def test_the_verification_page_accepts_a_genuine_receipt_and_rejects_a_changed_one(client, notices):
@@ -79,7 +83,8 @@ def test_the_verification_page_accepts_a_genuine_receipt_and_rejects_a_changed_o
     )
     public = client.__class__()
     page = public.get(reverse("speakers:verify")).content.decode()
-    assert "RFC 8785" in page and "/.well-known/jwks.json" in page
+    assert "RFC 8785" in page
+    assert "/.well-known/jwks.json" in page
     valid = public.post(reverse("speakers:verify"), {"receipt": json.dumps(envelope)})
     assert "Valid:" in valid.content.decode()
     envelope["receipt"]["consentTimestamp"] += 1

@@ -46,8 +46,10 @@ def consent_to_recording(client, url, participant, **extra):
 def test_the_page_shows_who_has_consented_and_asks_for_age_first(client, session):
     url, _participant = link(session, 0)
     html = client.get(url).content.decode()
-    assert "Participant 1 (you)" in html and "Participant 2" in html
-    assert html.count("awaited") == 2 and "Not cleared to record yet" in html
+    assert "Participant 1 (you)" in html
+    assert "Participant 2" in html
+    assert html.count("awaited") == 2
+    assert "Not cleared to record yet" in html
     assert 'name="date_of_birth"' in html
 
 
@@ -68,7 +70,8 @@ def test_an_under_age_participant_is_refused_and_their_birth_date_is_not_kept(cl
 def test_a_bad_date_re_renders_with_a_message(client, session):
     url, _participant = link(session, 0)
     response = client.post(url + "age/", {"date_of_birth": "31/31/2000"})
-    assert response.status_code == 400 and 'class="errorlist' in response.content.decode()
+    assert response.status_code == 400
+    assert 'class="errorlist' in response.content.decode()
     future = client.post(url + "age/", {"date_of_birth": "2999-01-01"})
     assert future.status_code == 400
 
@@ -80,7 +83,8 @@ def test_two_participants_consenting_clear_the_session(client, session):
     assert not cleared_to_record(session)
     url2, second = link(session, 1)
     html = client.get(url2).content.decode()
-    assert "consented" in html and "Participant 2 (you)" in html
+    assert "consented" in html
+    assert "Participant 2 (you)" in html
     consent_to_recording(client, url2, second)
     assert cleared_to_record(session)
     assert "cleared to record" in client.get(url2).content.decode()

@@ -38,10 +38,12 @@ def test_recordings_show_usability_per_purpose_and_hide_the_other_participant(cl
     me, partner, recording = call
     html = sign_in(client, me).get(reverse("speakers:recordings")).content.decode()
     assert "you (participant 1), participant 2" in html
-    assert "James" not in html and str(partner.public_id) not in html
+    assert "James" not in html
+    assert str(partner.public_id) not in html
     row = html.split(str(recording.recorded_at.date()))[1].split("</tr>")[0]
     # recording and training: everyone consented; redistribution: the partner did not.
-    assert row.count(">usable<") == 2 and row.count(">not usable<") == 3
+    assert row.count(">usable<") == 2
+    assert row.count(">not usable<") == 3
 
 
 def test_one_recording_explains_whose_consent_is_missing_without_naming_them(client, call):
@@ -52,7 +54,8 @@ def test_one_recording_explains_whose_consent_is_missing_without_naming_them(cli
         .content.decode()
     )
     redistribution = html.split("Licensing to other developers")[1].split("</tr>")[0]
-    assert "not usable" in redistribution and "covers it" in redistribution
+    assert "not usable" in redistribution
+    assert "covers it" in redistribution
 
 
 def test_a_speaker_cannot_open_a_recording_they_are_not_in(client, call):
@@ -81,14 +84,16 @@ def test_the_export_holds_my_data_and_none_of_the_other_participant(client, call
     assert all(e["receipt"]["signature"]["kid"] for e in document["events"])
     assert document["recordings"][0]["id"] == str(recording.public_id)
     text = json.dumps(document)
-    assert "James" not in text and str(partner.public_id) not in text
+    assert "James" not in text
+    assert str(partner.public_id) not in text
 
 
 def test_requesting_erasure_withdraws_everything_and_queues_propagation(client, call):
     me, _partner, _recording = call
     sign_in(client, me)
     refused = client.post(reverse("speakers:erasure"), {})
-    assert refused.status_code == 400 and not ErasureRequest.objects.exists()
+    assert refused.status_code == 400
+    assert not ErasureRequest.objects.exists()
     response = client.post(reverse("speakers:erasure"), {"understood": "on"})
     assert response.status_code == 302
     request = ErasureRequest.objects.get(speaker=me)
@@ -97,7 +102,8 @@ def test_requesting_erasure_withdraws_everything_and_queues_propagation(client, 
     withdrawals = ConsentOutbox.objects.filter(event__speaker=me, kind=OutboxKind.WITHDRAWAL)
     assert withdrawals.count() == 3
     page = client.get(reverse("speakers:data")).content.decode()
-    assert "Erasure requested on" in page and "Queued for propagation" in page
+    assert "Erasure requested on" in page
+    assert "Queued for propagation" in page
     # Asking again returns the open request instead of filing a second one.
     client.post(reverse("speakers:erasure"), {"understood": "on"})
     assert ErasureRequest.objects.count() == 1

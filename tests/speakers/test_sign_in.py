@@ -47,10 +47,12 @@ def test_requesting_a_link_emails_a_one_time_link_to_the_speaker(
     assert mail.outbox[0].to == ["Aiko@Example.org"]
     link = emailed_link()
     row = SignInLink.objects.get()
-    assert row.speaker == speaker and row.issued_by == LinkIssuer.SPEAKER
+    assert row.speaker == speaker
+    assert row.issued_by == LinkIssuer.SPEAKER
     # Only a digest is stored: the secret in the link is nowhere in the row.
     token = link.rstrip("/").rsplit("/", 1)[1]
-    assert token not in row.token_digest and len(row.token_digest) == 64
+    assert token not in row.token_digest
+    assert len(row.token_digest) == 64
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(
@@ -61,7 +63,8 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(
         response = request_link(client, "unknown@example.org")
     assert response.status_code == 200
     assert "Check your email" in response.content.decode()
-    assert mail.outbox == [] and not SignInLink.objects.exists()
+    assert mail.outbox == []
+    assert not SignInLink.objects.exists()
 
 
 def test_a_japanese_speaker_gets_the_link_email_in_japanese(
@@ -87,7 +90,8 @@ def test_a_link_signs_in_once_and_then_stops_working(client, notices):
     speaker = SpeakerFactory()
     issued = issue_sign_in_link(speaker=speaker, issued_by=LinkIssuer.SPEAKER)
     response = client.post(path_of(issued.url))
-    assert response.status_code == 302 and response["Location"] == reverse("speakers:dashboard")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("speakers:dashboard")
     assert client.get(reverse("speakers:dashboard")).status_code == 200
     other = Client()
     again = other.post(path_of(issued.url))
@@ -197,7 +201,8 @@ def test_staff_cannot_use_the_portal_and_speakers_cannot_use_the_admin(client, a
     account = ensure_account(speaker=SpeakerFactory())
     speaker_client.force_login(account.user, backend="speakers.backends.SpeakerEmailBackend")
     admin_page = speaker_client.get(reverse("admin:index"))
-    assert admin_page.status_code == 302 and "login" in admin_page["Location"]
+    assert admin_page.status_code == 302
+    assert "login" in admin_page["Location"]
 
 
 def test_staff_with_the_permission_issue_a_link_from_the_admin(client):
@@ -219,7 +224,8 @@ def test_staff_with_the_permission_issue_a_link_from_the_admin(client):
     match = LINK_RE.search(text)
     assert match, text
     link = SignInLink.objects.get()
-    assert link.issued_by == LinkIssuer.STAFF and link.issued_by_user == staff
+    assert link.issued_by == LinkIssuer.STAFF
+    assert link.issued_by_user == staff
     assert Client().post(path_of(match.group(0))).status_code == 302
 
 

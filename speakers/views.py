@@ -244,6 +244,9 @@ def give(request: HttpRequest, purpose: str) -> HttpResponse:
     card = selectors.consent_card(
         speaker=speaker, purpose=_purpose_or_404(purpose), language=_ui_language()
     )
+    if card.in_force and not card.needs_reconsent:
+        messages.info(request, _("You have already given this consent."))
+        return redirect("speakers:dashboard")
     form = forms.GiveConsentForm(
         request.POST or None,
         written=card.written,

@@ -7,13 +7,17 @@ import io
 from collections.abc import Iterator, Mapping
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from compensation.selectors import Statement
+from registry.pdf import pdf_font, pdf_language
 
 CSV_HEADER = [
     "date",
@@ -28,9 +32,9 @@ CSV_HEADER = [
 
 
 def _period(statement: Statement) -> str:
-    start = statement.period_start.date().isoformat() if statement.period_start else "start"
-    end = statement.period_end.date().isoformat() if statement.period_end else "today"
-    return f"{start} to {end}"
+    start = statement.period_start.date().isoformat() if statement.period_start else "…"
+    end = statement.period_end.date().isoformat() if statement.period_end else "…"
+    return f"{start} – {end}"
 
 
 def statement_csv(statement: Statement) -> Iterator[str]:
@@ -68,15 +72,26 @@ def statement_csv(statement: Statement) -> Iterator[str]:
         yield flush()
 
 
-def statement_pdf(statement: Statement) -> bytes:
-    """A printable statement: period, opening and closing balances, every entry."""
+def statement_pdf(statement: Statement, *, language: str = "en") -> bytes:
+    """A printable statement in ``language``: period, opening and closing balances,
+    every entry. Japanese text is set in the CJK font receipts use."""
+    with translation.override(pdf_language(language)):
+        return _statement_pdf(statement, pdf_font(language))
+
+
+def _statement_pdf(statement: Statement, font: str) -> bytes:
+    bold = font if font != "Helvetica" else "Helvetica-Bold"
     styles = getSampleStyleSheet()
-    rows: list[list[object]] = [["Date", "Entry", "Hours", "Amount", "Balance"]]
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=font)
+    title = ParagraphStyle("title", parent=styles["Title"], fontName=bold)
+    heading = ParagraphStyle("heading", parent=styles["Heading3"], fontName=bold)
+    rows: list[list[object]] = [[_("Date"), _("Entry"), _("Hours"), _("Amount"), _("Balance")]]
     for line in statement.lines:
+        entry = _("Earned") if line.kind == "accrual" else _("Paid out")
         rows.append(
             [
                 line.occurred_at.strftime("%Y-%m-%d"),
-                Paragraph(line.description, styles["BodyText"]),
+                Paragraph(f"{entry}: {escape(line.description)}", body),
                 "" if line.hours is None else f"{line.hours:.3f}",
                 f"{line.amount} {line.currency}",
                 f"{line.balance} {line.currency}",
@@ -86,7 +101,8 @@ def statement_pdf(statement: Statement) -> bytes:
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTNAME", (0, 0), (-1, 0), bold),
+                ("FONTNAME", (0, 1), (-1, -1), font),
                 ("FONTSIZE", (0, 0), (-1, -1), 8),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
@@ -98,6 +114,7 @@ def statement_pdf(statement: Statement) -> bytes:
     def totals(values: Mapping[str, object]) -> str:
         return ", ".join(f"{amount} {currency}" for currency, amount in sorted(values.items()))
 
+    period = _period(statement)
     buffer = io.BytesIO()
     SimpleDocTemplate(
         buffer,
@@ -108,22 +125,28 @@ def statement_pdf(statement: Statement) -> bytes:
         rightMargin=15 * mm,
     ).build(
         [
-            Paragraph("Earnings statement", styles["Title"]),
-            Paragraph(f"Speaker {statement.speaker_id}", styles["BodyText"]),
-            Paragraph(f"Period: {_period(statement)}", styles["BodyText"]),
+            Paragraph(_("Earnings statement"), title),
+            Paragraph(_("Speaker %(id)s") % {"id": statement.speaker_id}, body),
+            Paragraph(_("Period: %(period)s") % {"period": period}, body),
             Paragraph(
-                "Paid per recorded hour per speaker. Withdrawing consent never reduces what "
-                "was earned.",
-                styles["BodyText"],
+                _(
+                    "Paid per recorded hour per speaker. Withdrawing consent never reduces "
+                    "what was earned."
+                ),
+                body,
             ),
             Spacer(1, 4 * mm),
-            Paragraph(f"Opening balance: {totals(statement.opening) or '0'}", styles["BodyText"]),
+            Paragraph(
+                _("Opening balance: %(amount)s") % {"amount": totals(statement.opening) or "0"},
+                body,
+            ),
             Spacer(1, 2 * mm),
-            table
-            if statement.lines
-            else Paragraph("No entries in this period.", styles["BodyText"]),
+            table if statement.lines else Paragraph(_("No entries in this period."), body),
             Spacer(1, 4 * mm),
-            Paragraph(f"Closing balance: {totals(statement.closing) or '0'}", styles["Heading3"]),
+            Paragraph(
+                _("Closing balance: %(amount)s") % {"amount": totals(statement.closing) or "0"},
+                heading,
+            ),
         ]
     )
     return buffer.getvalue()

@@ -16,6 +16,7 @@ import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from registry.fields import EncryptedTextField
 from registry.models import (
@@ -32,11 +33,11 @@ from registry.models import (
 class Purpose(models.TextChoices):
     """The five consent layers. Each is granted and withdrawn on its own."""
 
-    RECORDING = "recording", "Being recorded"
-    TRAINING = "training", "In-house model training"
-    REDISTRIBUTION = "redistribution", "Licensing to third parties"
-    BIOMETRIC = "biometric", "Voiceprint enrolment and matching"
-    LIKENESS = "likeness", "Voice cloning and synthetic likeness"
+    RECORDING = "recording", _("Being recorded")
+    TRAINING = "training", _("In-house model training")
+    REDISTRIBUTION = "redistribution", _("Licensing to third parties")
+    BIOMETRIC = "biometric", _("Voiceprint enrolment and matching")
+    LIKENESS = "likeness", _("Voice cloning and synthetic likeness")
 
 
 class ConsentState(models.TextChoices):
@@ -54,12 +55,12 @@ VALID_STATES = (ConsentState.GIVEN, ConsentState.RENEWED)
 
 
 class ConsentAction(models.TextChoices):
-    REQUEST = "request", "Was asked for consent"
-    GIVE = "give", "Gave consent"
-    REFUSE = "refuse", "Refused consent"
-    WITHDRAW = "withdraw", "Withdrew consent"
-    EXPIRE = "expire", "Consent expired"
-    RENEW = "renew", "Renewed consent"
+    REQUEST = "request", _("Was asked for consent")
+    GIVE = "give", _("Gave consent")
+    REFUSE = "refuse", _("Refused consent")
+    WITHDRAW = "withdraw", _("Withdrew consent")
+    EXPIRE = "expire", _("Consent expired")
+    RENEW = "renew", _("Renewed consent")
 
 
 ACTION_RESULT = {

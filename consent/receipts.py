@@ -4,21 +4,22 @@ with Ed25519 over the RFC 8785 canonical JSON, and a PDF rendering for people.""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from consent.models import ConsentAction, ConsentEvent, ConsentReceipt, EvidenceMethod, Purpose
 from registry import signing
+from registry.pdf import pdf_font, pdf_language
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -59,7 +60,14 @@ PURPOSE_TERMS: dict[str, dict[str, Any]] = {
 
 
 def build_receipt(event: ConsentEvent) -> dict[str, Any]:
-    """The receipt body (unsigned). Names no one: the principal is the public UUID."""
+    """The receipt body (unsigned). Names no one: the principal is the public UUID.
+    Always in the source language, whatever language the request is served in: the
+    signed document must not depend on who asked first."""
+    with translation.override(None):
+        return _build_receipt(event)
+
+
+def _build_receipt(event: ConsentEvent) -> dict[str, Any]:
     notice = event.notice
     explicit = event.evidence_method in (
         EvidenceMethod.WEB_FORM_SIGNED,
@@ -71,7 +79,7 @@ def build_receipt(event: ConsentEvent) -> dict[str, Any]:
         "version": RECEIPT_VERSION,
         "jurisdiction": event.jurisdiction,
         "consentTimestamp": int(event.occurred_at.timestamp()),
-        "collectionMethod": EvidenceMethod(event.evidence_method).label,
+        "collectionMethod": str(EvidenceMethod(event.evidence_method).label),
         "consentReceiptID": str(event.public_id),
         "publicKey": signing.current_public_jwk(),
         "language": event.notice_language,
@@ -83,7 +91,7 @@ def build_receipt(event: ConsentEvent) -> dict[str, Any]:
                 "service": "Two-channel conversational voice corpus",
                 "purposes": [
                     {
-                        "purpose": Purpose(event.purpose).label,
+                        "purpose": str(Purpose(event.purpose).label),
                         "consentType": "EXPLICIT" if explicit else "EXPRESSED",
                         "termination": (
                             f"until withdrawn or {event.expires_at.date().isoformat()}"
@@ -136,70 +144,60 @@ def verify_receipt(envelope: dict[str, Any]) -> bool:
     return signing.verify(receipt, signature)
 
 
-_CID_FONT = "HeiseiKakuGo-W5"
-_EMBEDDED_CJK_FONT = "RegistryCJK"
-
-
-def _font_for(language: str) -> str:
-    """Helvetica covers Latin scripts. For CJK text, embed (a subset of) the TrueType
-    font at ``PDF_CJK_FONT_PATH`` so every viewer shows it; without one, fall back to
-    Adobe's standard Japanese CID font, which viewers must supply themselves."""
-    if language.split("-")[0] not in {"ja", "zh", "ko"}:
-        return "Helvetica"
-    registered = pdfmetrics.getRegisteredFontNames()
-    path = settings.PDF_CJK_FONT_PATH
-    if path and Path(path).is_file():
-        if _EMBEDDED_CJK_FONT not in registered:
-            pdfmetrics.registerFont(TTFont(_EMBEDDED_CJK_FONT, path))
-        return _EMBEDDED_CJK_FONT
-    if _CID_FONT not in registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(_CID_FONT))
-    return _CID_FONT
-
-
 ACTION_HEADLINE = {
-    ConsentAction.GIVE: "You gave consent",
-    ConsentAction.RENEW: "You renewed consent",
-    ConsentAction.WITHDRAW: "You withdrew consent",
-    ConsentAction.REFUSE: "You refused consent",
-    ConsentAction.EXPIRE: "Your consent expired",
+    ConsentAction.REQUEST: gettext_lazy("You were asked for consent"),
+    ConsentAction.GIVE: gettext_lazy("You gave consent"),
+    ConsentAction.RENEW: gettext_lazy("You renewed consent"),
+    ConsentAction.WITHDRAW: gettext_lazy("You withdrew consent"),
+    ConsentAction.REFUSE: gettext_lazy("You refused consent"),
+    ConsentAction.EXPIRE: gettext_lazy("Your consent expired"),
 }
 
 
 def receipt_pdf(event: ConsentEvent) -> bytes:
-    """A one-page PDF of the signed receipt, for the speaker's records."""
+    """A one-page PDF of the signed receipt, for the speaker's records, in the language
+    of the notice they answered (the signed JSON values themselves stay as issued)."""
+    with translation.override(pdf_language(event.notice_language)):
+        return _receipt_pdf(event)
+
+
+def _receipt_pdf(event: ConsentEvent) -> bytes:
     envelope = signed_receipt(event)
     receipt, signature = envelope["receipt"], envelope["signature"]
     own = receipt["registry"]
-    font = _font_for(event.notice_language)
+    font = pdf_font(event.notice_language)
+    bold = font if font != "Helvetica" else "Helvetica-Bold"
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontName=font, fontSize=10)
-    title = ParagraphStyle("title", parent=styles["Title"], fontName="Helvetica-Bold")
+    title = ParagraphStyle("title", parent=styles["Title"], fontName=bold)
     small = ParagraphStyle("small", parent=body, fontName="Courier", fontSize=7, leading=9)
 
     rows = [
-        ["Purpose", Purpose(event.purpose).label],
-        ["Act", f"{ConsentAction(event.action).label} ({own['state']})"],
-        ["When", event.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC")],
-        ["Scope", own["scope"]],
+        [_("Purpose"), str(Purpose(event.purpose).label)],
+        [_("Act"), f"{ConsentAction(event.action).label} ({own['state']})"],
+        [_("When"), event.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC")],
+        [_("Scope"), own["scope"]],
         [
-            "Notice",
+            _("Notice"),
             Paragraph(
-                f"{event.notice.title} — version {own['noticeVersion']}, "
-                f"language {event.notice_language}",
+                f"{escape(event.notice.title)} — "
+                + _("version %(version)s, language %(language)s")
+                % {"version": own["noticeVersion"], "language": event.notice_language},
                 body,
             ),
         ],
-        ["Collected by", receipt["collectionMethod"]],
-        ["Jurisdiction", receipt["jurisdiction"]],
-        ["Valid", receipt["services"][0]["purposes"][0]["termination"]],
-        ["Your id", receipt["piiPrincipalId"]],
-        ["Receipt id", receipt["consentReceiptID"]],
+        [_("Collected by"), receipt["collectionMethod"]],
+        [_("Jurisdiction"), receipt["jurisdiction"]],
+        [_("Valid"), receipt["services"][0]["purposes"][0]["termination"]],
+        [_("Your id"), receipt["piiPrincipalId"]],
+        [_("Receipt id"), receipt["consentReceiptID"]],
         [
-            "Controller",
+            _("Controller"),
             Paragraph(
-                f"{settings.CONSENT_CONTROLLER['piiController']}, "
-                f"{settings.CONSENT_CONTROLLER['email']}",
+                escape(
+                    f"{settings.CONSENT_CONTROLLER['piiController']}, "
+                    f"{settings.CONSENT_CONTROLLER['email']}"
+                ),
                 body,
             ),
         ],
@@ -208,7 +206,7 @@ def receipt_pdf(event: ConsentEvent) -> bytes:
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
+                ("FONTNAME", (0, 0), (0, -1), bold),
                 ("FONTNAME", (1, 0), (1, -1), font),
                 ("FONTSIZE", (0, 0), (-1, -1), 10),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -229,18 +227,19 @@ def receipt_pdf(event: ConsentEvent) -> bytes:
     )
     document.build(
         [
-            Paragraph("Consent receipt", title),
+            Paragraph(_("Consent receipt"), title),
             Paragraph(
-                f"{ACTION_HEADLINE[ConsentAction(event.action)]}: "
-                f"{Purpose(event.purpose).label.lower()}.",
+                f"{ACTION_HEADLINE[ConsentAction(event.action)]}: {Purpose(event.purpose).label}.",
                 body,
             ),
             Spacer(1, 6 * mm),
             table,
             Spacer(1, 6 * mm),
             Paragraph(
-                "This receipt is signed (Ed25519 over RFC 8785 canonical JSON). Verify the "
-                "JSON version against the public keys at /.well-known/jwks.json.",
+                _(
+                    "This receipt is signed (Ed25519 over RFC 8785 canonical JSON). Verify the "
+                    "JSON version against the public keys at /.well-known/jwks.json."
+                ),
                 body,
             ),
             Spacer(1, 2 * mm),

@@ -34,6 +34,10 @@ DEMO_LOGINS = (
     ("demo-admin", "demo-admin-pass", "superuser, for set-up"),
     ("demo-staff", "demo-staff-pass", "compliance staff"),
 )
+DEMO_SPEAKERS = (
+    ("demo-speaker-01@example.org", "demo-speaker-pass", "speaker in Illinois, English"),
+    ("demo-speaker-19@example.org", "demo-speaker-pass", "speaker in Japan, 日本語"),
+)
 
 
 def _say(message: str) -> None:
@@ -146,6 +150,8 @@ def run(local_dir: Path, procfile: Path) -> int:
     env.setdefault("LOCAL_DIR", str(local_dir))
     host = env.setdefault("WEB_HOST", "127.0.0.1")
     port = env.setdefault("WEB_PORT", "8000")
+    # Emailed sign-in links (written to LOCAL_DIR/mail) must point at this server.
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     with database_url("run", local_dir) as url:
         env["DATABASE_URL"] = url
         if "CELERY_BROKER_URL" not in env:
@@ -179,12 +185,16 @@ def run(local_dir: Path, procfile: Path) -> int:
         try:
             if _wait_until_healthy(base + "/healthz", supervisor, timeout=90):
                 logins = "\n".join(f"    {u} / {p}  ({what})" for u, p, what in DEMO_LOGINS)
+                speakers = "\n".join(f"    {u} / {p}  ({what})" for u, p, what in DEMO_SPEAKERS)
+                mail = Path(env["LOCAL_DIR"]) / "mail"
                 _say(
                     "ready\n"
-                    f"  home    {base}/\n"
-                    f"  admin   {base}/{env.get('ADMIN_URL', 'admin/').strip('/')}/\n"
-                    f"  health  {base}/healthz\n"
+                    f"  home     {base}/\n"
+                    f"  speakers {base}/signin/  (emailed sign-in links land in {mail})\n"
+                    f"  admin    {base}/{env.get('ADMIN_URL', 'admin/').strip('/')}/\n"
+                    f"  health   {base}/healthz\n"
                     f"  demo logins:\n{logins}\n"
+                    f"  demo speakers:\n{speakers}\n"
                     "  Ctrl-C stops everything."
                 )
             else:

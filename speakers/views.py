@@ -435,7 +435,9 @@ def statement_csv_view(request: HttpRequest) -> StreamingHttpResponse:
 def statement_pdf_view(request: HttpRequest) -> HttpResponse:
     start, end = _period(request)
     response = HttpResponse(
-        statement_pdf(statement(speaker=_speaker(request), start=start, end=end)),
+        statement_pdf(
+            statement(speaker=_speaker(request), start=start, end=end), language=_ui_language()
+        ),
         content_type="application/pdf",
     )
     response["Content-Disposition"] = 'attachment; filename="earnings-statement.pdf"'

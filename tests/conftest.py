@@ -38,3 +38,22 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Make the serialized database contents visible to every connection object.
+
+    ``serialized_rollback`` restores seeded rows (jurisdiction rules) from contents
+    Django keeps on the connection object that created the test database. Playwright's
+    sync API runs test code in a greenlet with its own context, where Django hands out a
+    different connection object without them, so transactional tests after the first
+    browser test would start empty. A class attribute is seen by all of them.
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    default = connections[DEFAULT_DB_ALIAS]  # the only serialized alias (replica mirrors it)
+    contents = getattr(default, "_test_serialized_contents", None)
+    if contents is not None:
+        type(default)._test_serialized_contents = contents
+    return django_db_setup

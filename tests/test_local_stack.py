@@ -98,6 +98,7 @@ def test_make_run_serves_home_admin_and_healthz_with_a_consuming_worker() -> Non
         assert status == 200
         assert "<dd>23</dd>" in home  # the seeded speakers
         assert _get(base + "/admin/login/")[0] == 200
+        assert _get(base + "/signin/")[0] == 200
         assert _embedded_postgres_running(local_dir / "pgdata")
         assert (local_dir / "broker" / "queue").is_dir()
     finally:
@@ -111,6 +112,7 @@ def test_make_run_serves_home_admin_and_healthz_with_a_consuming_worker() -> Non
         assert launcher.returncode == 0, output[-3000:]
         assert "[local] ready" in output
         assert "demo-staff / demo-staff-pass" in output
+        assert "demo-speaker-01@example.org / demo-speaker-pass" in output
         # Everything stopped: the web port is free and the database is down.
         with pytest.raises(urllib.error.URLError):
             _get(base + "/healthz")

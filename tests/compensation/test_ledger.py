@@ -180,3 +180,16 @@ def test_the_earnings_page_and_statements_for_the_signed_in_speaker(client, camp
     empty = client.get(reverse("speakers:earnings"), {"month": "2020-01"}).content.decode()
     assert "No entries in this period." in empty
     assert "22.50" in client.get(reverse("speakers:earnings"), {"month": month}).content.decode()
+
+
+def test_the_statement_pdf_is_written_in_the_readers_language(campaign, settings):
+    from compensation.statements import statement_pdf
+
+    settings.PDF_CJK_FONT_PATH = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
+    rec = recording(campaign)
+    services.accrue_earnings()
+    speaker = rec.tracks.first().speaker
+    pdf = statement_pdf(statement(speaker=speaker), language="ja")
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "報酬明細書" in text
+    assert "22.50 USD" in text

@@ -181,3 +181,31 @@ def test_signed_names_are_encrypted_and_rotated_with_the_pii_keys(event, setting
     rotate_pii_keys()
     Fernet(new_key).decrypt(raw().encode())
     assert ConsentSignature.objects.get(event=event).signed_name == "Test Speaker"
+
+
+def test_the_signed_receipt_does_not_depend_on_the_language_it_is_first_served_in(notices):
+    from django.utils import translation
+
+    speaker = SpeakerFactory(jurisdiction="JP", preferred_language="ja")
+    event = give(speaker, Purpose.TRAINING).last_event
+    with translation.override("ja"):
+        in_japanese = build_receipt(event)
+    assert in_japanese == build_receipt(event)
+    assert in_japanese["services"][0]["purposes"][0]["purpose"] == "In-house model training"
+
+
+@pytest.mark.skipif(not IPA_GOTHIC.is_file(), reason="fonts-ipafont-gothic is not installed")
+def test_the_pdf_receipt_speaks_the_language_of_the_notice(notices, settings) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    settings.PDF_CJK_FONT_PATH = str(IPA_GOTHIC)
+    speaker = SpeakerFactory(jurisdiction="JP", preferred_language="ja")
+    event = give(speaker, Purpose.TRAINING).last_event
+    text = PdfReader(io.BytesIO(receipt_pdf(event))).pages[0].extract_text()
+    assert "同意レシート" in text
+    assert "同意しました" in text
+    english = SpeakerFactory()
+    page = PdfReader(io.BytesIO(receipt_pdf(give(english, "training").last_event))).pages[0]
+    assert "You gave consent" in page.extract_text()

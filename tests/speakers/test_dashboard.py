@@ -164,3 +164,31 @@ def test_signing_in_switches_the_ui_to_the_speakers_language(client, notices):
     client.post("/" + issued.url.split("/", 3)[3])
     assert client.cookies["django_language"].value == "ja"
     assert "私の同意" in client.get(reverse("speakers:dashboard")).content.decode()
+
+
+def test_a_new_notice_version_asks_the_speaker_to_renew_and_renewal_records_it(client, notices):
+    speaker = SpeakerFactory()
+    give(speaker, "training")
+    publish("training", "US", "en", title="training v2")
+    sign_in(client, speaker)
+    html = client.get(reverse("speakers:dashboard")).content.decode()
+    assert "The notice has changed since you answered" in html
+    assert "Read and renew" in html
+    response = client.post(
+        reverse("speakers:give", args=["training"]), {"notice": notice_id(speaker, "training")}
+    )
+    assert response.status_code == 302
+    latest = ConsentEvent.objects.filter(speaker=speaker).latest("seq")
+    assert (latest.action, latest.notice.version) == ("renew", 2)
+    assert "The notice has changed" not in client.get(reverse("speakers:dashboard")).content.decode()
+
+
+def test_giving_a_consent_already_in_force_changes_nothing(client, notices):
+    speaker = SpeakerFactory()
+    give(speaker, "training")
+    sign_in(client, speaker)
+    response = client.post(
+        reverse("speakers:give", args=["training"]), {"notice": notice_id(speaker, "training")}
+    )
+    assert response.status_code == 302
+    assert ConsentEvent.objects.filter(speaker=speaker).count() == 1

@@ -180,7 +180,9 @@ def test_a_new_notice_version_asks_the_speaker_to_renew_and_renewal_records_it(c
     assert response.status_code == 302
     latest = ConsentEvent.objects.filter(speaker=speaker).latest("seq")
     assert (latest.action, latest.notice.version) == ("renew", 2)
-    assert "The notice has changed" not in client.get(reverse("speakers:dashboard")).content.decode()
+    assert (
+        "The notice has changed" not in client.get(reverse("speakers:dashboard")).content.decode()
+    )
 
 
 def test_giving_a_consent_already_in_force_changes_nothing(client, notices):

@@ -37,6 +37,7 @@ class StatementLine:
     occurred_at: datetime.datetime
     kind: str
     description: str
+    reference: str  # the recording's public id, or the payout's payment reference
     hours: Decimal | None
     rate: Decimal | None
     currency: str
@@ -71,14 +72,17 @@ def statement(
         amount = entry.amount.quantize(quantum(entry.currency))
         running[entry.currency] = running.get(entry.currency, Decimal(0)) + amount
         if entry.track is not None:
-            description = f"recording {entry.track.recording.public_id}"
+            reference = str(entry.track.recording.public_id)
+            description = f"recording {reference}"
         else:
-            description = f"payout {entry.reference}"
+            reference = entry.reference
+            description = f"payout {reference}"
         result.lines.append(
             StatementLine(
                 occurred_at=entry.occurred_at,
                 kind=entry.kind,
                 description=description,
+                reference=reference,
                 hours=entry.hours,
                 rate=entry.rate_plan.amount_per_hour if entry.rate_plan else None,
                 currency=entry.currency,

@@ -95,6 +95,9 @@ def accrue_earnings() -> int:
             LIMIT 1
         ) p ON true
         WHERE r.audio_sha256 <> ''
+          -- a call too short to earn a minor unit earns nothing (and must not abort the
+          -- sweep on the ledger's amount > 0 check)
+          AND ROUND({hours} * p.amount_per_hour, {_rounding_sql()}) > 0
           AND NOT EXISTS (SELECT 1 FROM compensation_ledgerentry l WHERE l.track_id = t.id)
         ON CONFLICT (track_id) DO NOTHING
     """  # noqa: S608 - the interpolated parts are constants of this module

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from collections.abc import Iterator, Mapping
 
@@ -32,8 +33,10 @@ CSV_HEADER = [
 
 
 def _period(statement: Statement) -> str:
+    """Both ends inclusive, as people read a period (the query's end is exclusive)."""
     start = statement.period_start.date().isoformat() if statement.period_start else "…"
-    end = statement.period_end.date().isoformat() if statement.period_end else "…"
+    last_day = statement.period_end - datetime.timedelta(days=1) if statement.period_end else None
+    end = last_day.date().isoformat() if last_day else "…"
     return f"{start} – {end}"
 
 
@@ -87,11 +90,14 @@ def _statement_pdf(statement: Statement, font: str) -> bytes:
     heading = ParagraphStyle("heading", parent=styles["Heading3"], fontName=bold)
     rows: list[list[object]] = [[_("Date"), _("Entry"), _("Hours"), _("Amount"), _("Balance")]]
     for line in statement.lines:
-        entry = _("Earned") if line.kind == "accrual" else _("Paid out")
+        if line.kind == "accrual":
+            entry = _("Earned for recording %(id)s") % {"id": line.reference}
+        else:
+            entry = _("Paid out (%(reference)s)") % {"reference": line.reference}
         rows.append(
             [
                 line.occurred_at.strftime("%Y-%m-%d"),
-                Paragraph(f"{entry}: {escape(line.description)}", body),
+                Paragraph(escape(entry), body),
                 "" if line.hours is None else f"{line.hours:.3f}",
                 f"{line.amount} {line.currency}",
                 f"{line.balance} {line.currency}",

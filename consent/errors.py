@@ -90,6 +90,13 @@ class InvitationInvalid(ConsentError):
     status = 403
 
 
+class ErasureInProgress(ConsentError):
+    """The speaker asked for erasure: nothing new may be consented to or recorded."""
+
+    code = "erasure_in_progress"
+    status = 409
+
+
 class InvitationExpired(ConsentError):
     code = "invitation_expired"
     status = 403

@@ -143,12 +143,18 @@ class BelowMinimumAge(InvalidInput):
     status = 403
 
 
+class AgeAlreadyVerified(InvalidInput):
+    code = "age_already_verified"
+    status = 409
+
+
 def verify_speaker_age(*, speaker: Speaker, date_of_birth: datetime.date, min_age: int) -> Speaker:
     """Record the speaker's own date of birth as their age verification.
 
     Refuses anyone younger than ``min_age`` (the strictest rule where they live and where
     the call takes place; never below the product floor) and then keeps nothing: the
-    date of birth of a refused person is not stored.
+    date of birth of a refused person is not stored. Refuses a speaker already verified:
+    a self-declared date must never replace a document check or an attestation.
     """
     today = timezone.now().date()
     if date_of_birth > today:
@@ -164,6 +170,8 @@ def verify_speaker_age(*, speaker: Speaker, date_of_birth: datetime.date, min_ag
         speaker = Speaker.objects.select_for_update(no_key=True).get(pk=speaker.pk)
         if speaker.erased_at is not None:
             raise InvalidInput("this speaker's data was erased", field="speaker")
+        if speaker.age_verification_method != AgeVerificationMethod.UNVERIFIED:
+            raise AgeAlreadyVerified("this speaker's age is already verified", field="age")
         speaker.date_of_birth = date_of_birth
         speaker.age_verification_method = AgeVerificationMethod.DATE_OF_BIRTH
         speaker.age_attested_minimum = None

@@ -276,6 +276,9 @@ if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
         "speakers reach (it goes into emailed sign-in links)"
     )
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# Messages live in the session, not in a cookie: an assisted-enrolment message carries a
+# one-time sign-in link, which must not travel back and forth in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Email: sign-in links. Development writes each message to a file under LOCAL_DIR.
 if _email_url := env.str("EMAIL_URL", default=""):

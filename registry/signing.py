@@ -103,11 +103,16 @@ def sign(payload: Any) -> dict[str, str]:
 
 def verify(payload: Any, signature: dict[str, str]) -> bool:
     """True when ``signature`` is a valid signature of ``payload`` by a known key."""
-    key = _public_keys().get(signature.get("kid", ""))
+    if not isinstance(signature, dict):
+        return False
+    kid, value = signature.get("kid"), signature.get("value")
+    if not isinstance(kid, str) or not isinstance(value, str):
+        return False  # untrusted input (a pasted receipt): wrong types are just invalid
+    key = _public_keys().get(kid)
     if key is None or signature.get("alg") != ALGORITHM:
         return False
     try:
-        key.verify(_b64url_decode(signature.get("value", "")), canonical(payload))
-    except (InvalidSignature, ValueError):
+        key.verify(_b64url_decode(value), canonical(payload))
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return True

@@ -96,9 +96,18 @@ class VerifyReceiptForm(forms.Form):
             value = json.loads(self.cleaned_data["receipt"])
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(_("This is not valid JSON.")) from exc
-        if not isinstance(value, dict) or not {"receipt", "signature"} <= value.keys():
+        shape_ok = (
+            isinstance(value, dict)
+            and isinstance(value.get("receipt"), dict)
+            and isinstance(value.get("signature"), dict)
+            and all(isinstance(value["signature"].get(k), str) for k in ("alg", "kid", "value"))
+        )
+        if not shape_ok:
             raise forms.ValidationError(
-                _("A signed receipt has two members: receipt and signature.")
+                _(
+                    "A signed receipt has two members: receipt (an object) and signature "
+                    "(alg, kid and value)."
+                )
             )
         return value
 
@@ -107,3 +116,9 @@ class PeriodForm(forms.Form):
     month = forms.RegexField(
         label=_("Month"), regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False, max_length=7
     )
+
+    def clean_month(self) -> str:
+        value: str = self.cleaned_data["month"]
+        if value and not 2000 <= int(value[:4]) <= 2999:
+            raise forms.ValidationError(_("Give a month between 2000-01 and 2999-12."))
+        return value

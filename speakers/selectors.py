@@ -26,6 +26,7 @@ from consent.models import (
     ConsentOutbox,
     ConsentReceipt,
     ErasureRequest,
+    ErasureStatus,
     EvidenceMethod,
     OutboxKind,
     Purpose,
@@ -77,7 +78,9 @@ class ConsentCard:
     consent: Consent | None = None
     per_call_in_force: int = 0
     needs_reconsent: bool = False
-    unavailable_reason: str = ""
+    # A domain error code (``wording.ERROR_MESSAGE`` says it in the reader's language).
+    unavailable_code: str = ""
+    erasure_pending: bool = False
 
     @property
     def in_force(self) -> bool:
@@ -93,7 +96,22 @@ class ConsentCard:
 
     @property
     def can_give(self) -> bool:
-        return self.notice is not None and self.evidence_method is not None and not self.in_force
+        return (
+            self.notice is not None
+            and self.evidence_method is not None
+            and not self.in_force
+            and not self.erasure_pending
+        )
+
+    @property
+    def can_renew(self) -> bool:
+        return (
+            self.in_force
+            and self.needs_reconsent
+            and self.notice is not None
+            and self.evidence_method is not None
+            and not self.erasure_pending
+        )
 
     @property
     def can_withdraw(self) -> bool:
@@ -112,13 +130,22 @@ def consent_card(*, speaker: Speaker, purpose: str, language: str) -> ConsentCar
     try:
         card.notice = notice_to_serve(speaker=speaker, purpose=purpose, language=language)
     except ConsentError as exc:
-        card.unavailable_reason = exc.detail
+        card.unavailable_code = exc.code
+    card.erasure_pending = erasure_pending(speaker=speaker)
     scopes = list(Consent.objects.filter(speaker=speaker, purpose=purpose).select_related("notice"))
     card.consent = next((c for c in scopes if c.session_id is None), None)
     card.per_call_in_force = sum(1 for c in scopes if c.session_id and c.in_force_at(at))
     if card.consent is not None:
         card.needs_reconsent = needs_reconsent(card.consent)
     return card
+
+
+def erasure_pending(*, speaker: Speaker) -> bool:
+    return (
+        ErasureRequest.objects.filter(speaker=speaker)
+        .exclude(status=ErasureStatus.COMPLETED)
+        .exists()
+    )
 
 
 def consent_cards(*, speaker: Speaker, language: str) -> list[ConsentCard]:
@@ -157,9 +184,9 @@ class RecordingRow:
     usability: dict[str, Usability] = field(default_factory=dict)
 
     @property
-    def others(self) -> list[str]:
-        """The other participants, by position only: never a name or an id."""
-        return [f"participant {n + 1}" for n in range(self.participants) if n != self.channel]
+    def others(self) -> list[int]:
+        """The other participants' positions (1-based): never a name or an id."""
+        return [n + 1 for n in range(self.participants) if n != self.channel]
 
 
 def speaker_recordings(*, speaker: Speaker) -> list[RecordingRow]:
@@ -258,7 +285,8 @@ def speaker_data_export(*, speaker: Speaker) -> dict[str, Any]:
         for r in ConsentReceipt.objects.filter(event__speaker=speaker)
     }
     events = []
-    for event in speaker_events(speaker=speaker).order_by("seq"):
+    for event in speaker_events(speaker=speaker).select_related("signature").order_by("seq"):
+        signature = getattr(event, "signature", None)
         events.append(
             {
                 "id": str(event.public_id),
@@ -276,6 +304,7 @@ def speaker_data_export(*, speaker: Speaker) -> dict[str, Any]:
                 },
                 "jurisdiction": event.jurisdiction,
                 "evidence_method": event.evidence_method,
+                "signed_name": signature.signed_name if signature else None,
                 "actor": event.actor_kind,
                 "occurred_at": _iso(event.occurred_at),
                 "expires_at": _iso(event.expires_at),

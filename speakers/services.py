@@ -21,7 +21,6 @@ from django.utils import timezone, translation
 from registry import pii
 from registry.errors import InvalidInput, RegistryError
 from registry.models import Speaker
-from registry.selectors import get_speaker_by_email
 from speakers.models import LinkIssuer, SignInLink, SpeakerAccount
 
 logger = logging.getLogger(__name__)
@@ -86,35 +85,48 @@ def issue_sign_in_link(
     return IssuedLink(link=link, url=url)
 
 
-def email_sign_in_link(*, email: str) -> None:
-    """Email a sign-in link if ``email`` belongs to a speaker; otherwise do nothing.
+def request_sign_in_link(*, email: str) -> None:
+    """Queue "email a sign-in link to this address" and return at once.
 
-    The caller cannot tell which happened (no account enumeration). The mail leaves
-    after commit, in the speaker's language, and nothing about it is logged but ids."""
-    speaker = get_speaker_by_email(email=email)
-    if speaker is None or speaker.erased_at is not None or not speaker.email:
-        return
+    The same task is queued for every address, known or not, and only the keyed digest
+    of the address travels through the broker; the worker looks the speaker up. So the
+    answer, its timing and a failing mail server reveal nothing about who is a speaker,
+    and no address reaches the broker or a traceback."""
+    from speakers.tasks import email_sign_in_link
+
+    digest = pii.email_blind_index(email)
+    transaction.on_commit(lambda: email_sign_in_link.delay(digest))
+
+
+def email_sign_in_link(*, email_digest: str) -> SignInLink | None:
+    """Issue a link for the speaker whose email has this blind-index digest and mail it
+    in their language; nothing when no (unerased) speaker has it. Logs ids only."""
+    speaker = Speaker.objects.filter(email_blind_index=email_digest, erased_at__isnull=True).first()
+    if speaker is None or not speaker.email:
+        return None
     issued = issue_sign_in_link(speaker=speaker, issued_by=LinkIssuer.SPEAKER)
-    address = speaker.email
     language = speaker.preferred_language.split("-")[0]
     if language not in dict(settings.LANGUAGES):
         language = settings.LANGUAGE_CODE
-
-    def send() -> None:
-        with translation.override(language):
-            context = {"url": issued.url, "minutes": settings.SIGN_IN_LINK_MINUTES}
-            send_mail(
-                subject=render_to_string("speakers/email/sign_in_subject.txt", context).strip(),
-                message=render_to_string("speakers/email/sign_in_body.txt", context),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[address],
-            )
-        logger.info("sign-in link %s emailed to speaker %s", issued.link.pk, speaker.public_id)
-
-    transaction.on_commit(send)
+    with translation.override(language):
+        context = {"url": issued.url, "minutes": settings.SIGN_IN_LINK_MINUTES}
+        send_mail(
+            subject=render_to_string("speakers/email/sign_in_subject.txt", context).strip(),
+            message=render_to_string("speakers/email/sign_in_body.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[speaker.email],
+        )
+    logger.info("sign-in link %s emailed to speaker %s", issued.link.pk, speaker.public_id)
+    return issued.link
 
 
-def redeem_sign_in_link(*, token: str) -> SpeakerAccount:
+@dataclass(frozen=True)
+class Redeemed:
+    account: SpeakerAccount
+    link: SignInLink
+
+
+def redeem_sign_in_link(*, token: str) -> Redeemed:
     """Use a link once: a conditional UPDATE claims it, so a second use (or a race
     between two browsers) fails. Refuses unknown, used and expired links alike."""
     if not token or len(token) > 128:
@@ -130,7 +142,7 @@ def redeem_sign_in_link(*, token: str) -> SpeakerAccount:
         if claimed != 1:
             raise SignInLinkInvalid("this sign-in link is not valid, already used or expired")
         link = SignInLink.objects.select_related("speaker").get(token_digest=_digest(token))
-        return ensure_account(speaker=link.speaker)
+        return Redeemed(account=ensure_account(speaker=link.speaker), link=link)
 
 
 def set_speaker_password(*, account: SpeakerAccount, password: str) -> None:

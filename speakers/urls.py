@@ -31,5 +31,10 @@ urlpatterns = [
         views.invitation_consent,
         name="invitation-consent",
     ),
+    path(
+        "invite/<str:token>/withdraw/<str:purpose>/",
+        views.invitation_withdraw,
+        name="invitation-withdraw",
+    ),
     path("verify/", views.verify, name="verify"),
 ]

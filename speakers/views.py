@@ -22,6 +22,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponseBase,
     JsonResponse,
     StreamingHttpResponse,
@@ -37,7 +38,7 @@ from django_ratelimit.core import is_ratelimited
 from compensation.selectors import statement
 from compensation.statements import statement_csv, statement_pdf
 from consent import services as consent_services
-from consent.models import ConsentNotice, EvidenceMethod, Purpose
+from consent.models import ActorKind, ConsentNotice, EvidenceMethod, Purpose
 from consent.receipts import receipt_pdf, signed_receipt, verify_receipt
 from consent.selectors import session_clearance
 from consent.services import Actor, Evidence
@@ -45,6 +46,7 @@ from registry import pii
 from registry.errors import NotFound, RegistryError
 from registry.models import Speaker
 from speakers import forms, selectors, services, wording
+from speakers.models import LinkIssuer
 
 ViewFunc = Callable[..., HttpResponseBase]
 
@@ -78,6 +80,18 @@ def speaker_required(view: ViewFunc) -> ViewFunc:
             raise Http404(exc.detail) from exc
 
     return never_cache(wrapped)
+
+
+ASSISTED_LINK_KEY = "speakers.assisted_link"
+
+
+def _actor(request: HttpRequest, speaker: Speaker) -> Actor:
+    """The speaker, marked (in the hash-chained event) when the session began from a
+    link staff issued, so an assisted act can always be told from an unassisted one."""
+    link_id = request.session.get(ASSISTED_LINK_KEY)
+    if link_id:
+        return Actor(ActorKind.SPEAKER, f"{speaker.public_id} assisted-link:{link_id}")
+    return Actor.of_speaker(speaker)
 
 
 def _speaker(request: HttpRequest) -> Speaker:
@@ -179,7 +193,7 @@ def request_link(request: HttpRequest) -> HttpResponse:
     email = form.cleaned_data["email"]
     if _sign_in_limited(request, email):
         return rate_limited(request, Exception())
-    services.email_sign_in_link(email=email)
+    services.request_sign_in_link(email=email)
     return render(request, "speakers/link_sent.html")
 
 
@@ -198,13 +212,16 @@ def redeem_link(request: HttpRequest, token: str) -> HttpResponse:
     ):
         return rate_limited(request, Exception())
     try:
-        account = services.redeem_sign_in_link(token=token)
+        redeemed = services.redeem_sign_in_link(token=token)
     except RegistryError as exc:
         return render(
             request, "speakers/redeem_link.html", {"error": wording.error_message(exc)}, status=403
         )
-    _start_session(request, account)
-    return _language_redirect(redirect("speakers:dashboard"), account.speaker)
+    _start_session(request, redeemed.account)
+    if redeemed.link.issued_by == LinkIssuer.STAFF:
+        # Assisted enrolment: every act in this session names the link staff issued.
+        request.session[ASSISTED_LINK_KEY] = redeemed.link.pk
+    return _language_redirect(redirect("speakers:dashboard"), redeemed.account.speaker)
 
 
 @require_POST
@@ -269,7 +286,7 @@ def give(request: HttpRequest, purpose: str) -> HttpResponse:
                     evidence=_evidence(
                         request, card.evidence_method, form.cleaned_data.get("signed_name", "")
                     ),
-                    actor=Actor.of_speaker(speaker),
+                    actor=_actor(request, speaker),
                 )
             except RegistryError as exc:
                 form.add_error(None, wording.error_message(exc))
@@ -291,12 +308,15 @@ def withdraw(request: HttpRequest, purpose: str) -> HttpResponse:
         speaker=speaker, purpose=_purpose_or_404(purpose), language=_ui_language()
     )
     if request.method == "POST":
+        if not card.can_withdraw:
+            messages.info(request, _("This consent is not in force: there is nothing to withdraw."))
+            return redirect("speakers:dashboard")
         try:
             consent_services.withdraw_consent(
                 speaker=speaker,
                 purpose=purpose,
                 evidence=_evidence(request, EvidenceMethod.WEB_FORM),
-                actor=Actor.of_speaker(speaker),
+                actor=_actor(request, speaker),
             )
         except RegistryError as exc:
             messages.error(request, wording.error_message(exc))
@@ -391,9 +411,12 @@ def recording_detail(request: HttpRequest, recording_id: str) -> HttpResponse:
     return render(request, "speakers/recording.html", {"row": row, "purposes": Purpose.values})
 
 
-def _period(request: HttpRequest) -> tuple[datetime.datetime | None, datetime.datetime | None]:
-    form = forms.PeriodForm(request.GET)
-    if not form.is_valid() or not form.cleaned_data.get("month"):
+Period = tuple[datetime.datetime | None, datetime.datetime | None]
+
+
+def _period(form: forms.PeriodForm) -> Period:
+    """The statement period the (valid) form asks for; all time without a month."""
+    if not form.cleaned_data.get("month"):
         return None, None
     year, month = (int(part) for part in form.cleaned_data["month"].split("-"))
     start = datetime.datetime(year, month, 1, tzinfo=datetime.UTC)
@@ -405,25 +428,35 @@ def _period(request: HttpRequest) -> tuple[datetime.datetime | None, datetime.da
 @require_GET
 def earnings(request: HttpRequest) -> HttpResponse:
     speaker = _speaker(request)
-    start, end = _period(request)
+    form = forms.PeriodForm(request.GET)
+    valid = form.is_valid()
+    start, end = _period(form) if valid else (None, None)
     return render(
         request,
         "speakers/earnings.html",
         {
             "summary": selectors.earnings_summary(speaker=speaker),
             "statement": statement(speaker=speaker, start=start, end=end),
-            "period_form": forms.PeriodForm(request.GET or None),
-            "query": request.GET.urlencode(),
+            "period_form": form,
+            "query": request.GET.urlencode() if valid else "",
         },
+        status=200 if valid else 400,
     )
+
+
+def _statement_period(request: HttpRequest) -> Period | None:
+    form = forms.PeriodForm(request.GET)
+    return _period(form) if form.is_valid() else None
 
 
 @speaker_required
 @require_GET
-def statement_csv_view(request: HttpRequest) -> StreamingHttpResponse:
-    start, end = _period(request)
+def statement_csv_view(request: HttpRequest) -> HttpResponseBase:
+    period = _statement_period(request)
+    if period is None:
+        return HttpResponseBadRequest(_("Give a month between 2000-01 and 2999-12."))
     response = StreamingHttpResponse(
-        statement_csv(statement(speaker=_speaker(request), start=start, end=end)),
+        statement_csv(statement(speaker=_speaker(request), start=period[0], end=period[1])),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = 'attachment; filename="earnings-statement.csv"'
@@ -433,10 +466,13 @@ def statement_csv_view(request: HttpRequest) -> StreamingHttpResponse:
 @speaker_required
 @require_GET
 def statement_pdf_view(request: HttpRequest) -> HttpResponse:
-    start, end = _period(request)
+    period = _statement_period(request)
+    if period is None:
+        return HttpResponseBadRequest(_("Give a month between 2000-01 and 2999-12."))
     response = HttpResponse(
         statement_pdf(
-            statement(speaker=_speaker(request), start=start, end=end), language=_ui_language()
+            statement(speaker=_speaker(request), start=period[0], end=period[1]),
+            language=_ui_language(),
         ),
         content_type="application/pdf",
     )
@@ -478,7 +514,7 @@ def erasure(request: HttpRequest) -> HttpResponse:
         consent_services.request_erasure(
             speaker=speaker,
             evidence=_evidence(request, EvidenceMethod.WEB_FORM),
-            actor=Actor.of_speaker(speaker),
+            actor=_actor(request, speaker),
         )
         messages.success(
             request, _("Your erasure request is recorded. You can follow it on this page.")
@@ -555,15 +591,9 @@ def _invitation_page(
         for purpose in Purpose.values
     }
     recording = cards[Purpose.RECORDING]
-    session_scoped = {
-        c.purpose: c for c in session.consents.filter(speaker=speaker).select_related("notice")
-    }
+    for_this_call = _given_for_call(participant)
     others = [
-        {
-            "purpose": p,
-            "card": cards[p],
-            "given": p in session_scoped and session_scoped[p].in_force_at(timezone.now()),
-        }
+        {"purpose": p, "card": cards[p], "given": p in for_this_call}
         for p in Purpose.values
         if p != Purpose.RECORDING
     ]
@@ -586,9 +616,57 @@ def _invitation_page(
                 initial={"notice": recording.notice.public_id if recording.notice else None},
             ),
             "others": others,
+            "recording_for_this_call": Purpose.RECORDING in for_this_call,
         },
         status=status,
     )
+
+
+def _given_for_call(participant: Any) -> set[str]:
+    """Purposes the participant consented to for this call only, in force now."""
+    now = timezone.now()
+    return {
+        consent.purpose
+        for consent in participant.session.consents.filter(speaker=participant.speaker)
+        if consent.in_force_at(now)
+    }
+
+
+@never_cache
+@require_POST
+def invitation_withdraw(request: HttpRequest, token: str, purpose: str) -> HttpResponse:
+    """Withdraw one purpose for this call, from the same page and in one click, just as
+    it was given (standing consents are withdrawn from the dashboard)."""
+    try:
+        participant = _invitation(token)
+    except RegistryError as exc:
+        return render(
+            request,
+            "speakers/invitation_error.html",
+            {"error": wording.error_message(exc)},
+            status=403,
+        )
+    purpose = _purpose_or_404(purpose)
+    if purpose not in _given_for_call(participant):
+        messages.info(request, _("This consent is not in force: there is nothing to withdraw."))
+        return redirect("speakers:invitation", token=token)
+    try:
+        consent_services.withdraw_consent(
+            speaker=participant.speaker,
+            purpose=purpose,
+            evidence=_evidence(request, EvidenceMethod.WEB_FORM),
+            actor=Actor.of_speaker(participant.speaker),
+            session=participant.session,
+        )
+    except RegistryError as exc:
+        messages.error(request, wording.error_message(exc))
+    else:
+        messages.success(
+            request,
+            _("Withdrawn for this call: %(purpose)s.")
+            % {"purpose": wording.PURPOSE_TITLE[purpose]},
+        )
+    return redirect("speakers:invitation", token=token)
 
 
 @never_cache
@@ -610,6 +688,8 @@ def invitation_age(request: HttpRequest, token: str) -> HttpResponse:
                 participant=participant, date_of_birth=form.cleaned_data["date_of_birth"]
             )
         except RegistryError as exc:
+            if exc.code == "age_already_verified":
+                return redirect("speakers:invitation", token=token)
             if exc.code == "below_minimum_age":
                 return render(
                     request,

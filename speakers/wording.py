@@ -82,6 +82,11 @@ ERROR_MESSAGE: dict[str, Promise] = {
         "This sign-in link is not valid, was already used or has expired. Request a new one."
     ),
     "invalid_input": _("Please check what you entered."),
+    "erasure_in_progress": _(
+        "You asked us to erase your data, so nothing new can be given or recorded."
+    ),
+    "age_already_verified": _("Your age is already confirmed."),
+    "jurisdiction_not_supported": _("We cannot ask for this consent where you live yet."),
 }
 
 

@@ -57,3 +57,16 @@ def django_db_setup(django_db_setup):
     if contents is not None:
         type(default)._test_serialized_contents = contents
     return django_db_setup
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in-process, for tests of what a task does rather than of its
+    delivery (tests/registry/test_celery_worker.py uses a real worker)."""
+    from registry.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False

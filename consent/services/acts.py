@@ -18,6 +18,7 @@ from consent.errors import (
     ConsentAlreadyGiven,
     ConsentIsValid,
     ConsentNotRenewable,
+    ErasureInProgress,
     NotAParticipant,
     SessionNotOpen,
     SpeakerErased,
@@ -32,6 +33,8 @@ from consent.models import (
     ConsentOutbox,
     ConsentSignature,
     ConsentState,
+    ErasureRequest,
+    ErasureStatus,
     EvidenceMethod,
     OutboxKind,
     Purpose,
@@ -61,6 +64,19 @@ def _lock_speaker(speaker: Speaker) -> Speaker:
     if locked.erased_at is not None:
         raise SpeakerErased("this speaker's data was erased", field="speaker")
     return locked
+
+
+def check_no_erasure_pending(speaker: Speaker) -> None:
+    """After asking for erasure, nothing may come back into force (the caller holds the
+    speaker lock, and ``request_erasure`` takes the same lock, so this cannot race)."""
+    if (
+        ErasureRequest.objects.filter(speaker=speaker)
+        .exclude(status=ErasureStatus.COMPLETED)
+        .exists()
+    ):
+        raise ErasureInProgress(
+            "the speaker asked for erasure; no new consent can be recorded", field="speaker"
+        )
 
 
 def _lock_consent(
@@ -184,6 +200,7 @@ def _give_or_renew(
     at = timezone.now()
     with transaction.atomic(durable=True):
         speaker = _lock_speaker(speaker)
+        check_no_erasure_pending(speaker)
         session = _check_session(session, speaker, giving=True)
         if (
             action == ConsentAction.GIVE

@@ -25,7 +25,7 @@ from consent.models import (
 )
 from consent.rules import requirements_for
 from consent.selectors import cleared_to_record
-from consent.services.acts import record_request
+from consent.services.acts import check_no_erasure_pending, record_request
 from consent.services.checks import Actor
 from registry import services as catalogue
 from registry.errors import InvalidInput
@@ -73,6 +73,7 @@ def create_recording_session(
         ):
             if speaker.erased_at is not None:
                 raise InvalidInput("an erased speaker cannot be invited", field="speakers")
+            check_no_erasure_pending(speaker)
             record_request(
                 speaker=speaker, purpose=Purpose.RECORDING, actor=platform, session=session, at=at
             )
@@ -116,6 +117,7 @@ def verify_participant_age(
     The minimum is the strictest rule for recording where the speaker lives and where
     the call takes place; below it the participant is refused and nothing is stored.
     """
+    check_no_erasure_pending(participant.speaker)
     at = timezone.now()
     min_age = max(
         requirements_for(jurisdiction=code, purpose=Purpose.RECORDING, at=at).min_age

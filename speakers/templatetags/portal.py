@@ -32,6 +32,11 @@ def action_label(action: str) -> str:
 
 
 @register.filter
+def error_text(code: str) -> str:
+    return str(wording.ERROR_MESSAGE.get(code, wording.ERROR_MESSAGE["notice_unavailable"]))
+
+
+@register.filter
 def get_item(mapping: dict[str, object], key: str) -> object:
     return mapping.get(key)
 

@@ -23,6 +23,7 @@ from tests.speakers.conftest import give
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("eager_tasks"),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 

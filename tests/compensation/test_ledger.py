@@ -179,7 +179,13 @@ def test_the_earnings_page_and_statements_for_the_signed_in_speaker(client, camp
     month = timezone.now().strftime("%Y-%m")
     empty = client.get(reverse("speakers:earnings"), {"month": "2020-01"}).content.decode()
     assert "No entries in this period." in empty
-    assert "22.50" in client.get(reverse("speakers:earnings"), {"month": month}).content.decode()
+    this_month = client.get(reverse("speakers:earnings"), {"month": month}).content.decode()
+    assert "No entries in this period." not in this_month
+    assert this_month.count("<td>Earned</td>") == 1
+    csv_rows = b"".join(
+        client.get(reverse("speakers:statement-csv"), {"month": "2020-01"}).streaming_content
+    ).splitlines()
+    assert len(csv_rows) == 1  # header only: the month filter reaches the export too
 
 
 def test_the_statement_pdf_is_written_in_the_readers_language(campaign, settings):
@@ -193,3 +199,23 @@ def test_the_statement_pdf_is_written_in_the_readers_language(campaign, settings
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert "報酬明細書" in text
     assert "22.50 USD" in text
+
+
+def test_a_call_too_short_to_earn_a_cent_does_not_stop_the_sweep(campaign):
+    RecordingFactory(campaign=campaign, duration_ms=300, recorded_at=timezone.now())
+    paid = recording(campaign, minutes=10)
+    assert services.accrue_earnings() == 2
+    assert set(LedgerEntry.objects.values_list("track__recording", flat=True)) == {paid.pk}
+
+
+def test_a_monthly_statement_prints_its_last_day():
+    from compensation.selectors import Statement
+    from compensation.statements import _period
+
+    march = Statement(
+        speaker_id="x",
+        period_start=datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC),
+        period_end=datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC),
+        opening={},
+    )
+    assert _period(march) == "2026-03-01 – 2026-03-31"

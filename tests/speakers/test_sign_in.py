@@ -16,7 +16,7 @@ from speakers.models import LinkIssuer, SignInLink
 from speakers.services import ensure_account, issue_sign_in_link, set_speaker_password
 from tests.factories import SpeakerFactory, erase_speaker_row
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 
 LINK_RE = re.compile(r"https?://\S+/signin/link/[\w-]+/")
 
@@ -241,3 +241,57 @@ def test_staff_without_the_permission_see_no_link_action(client):
         {"action": "create_sign_in_link", "_selected_action": [speaker.pk]},
     )
     assert not SignInLink.objects.exists()
+
+
+def test_every_link_request_queues_the_same_task_with_only_a_digest(
+    client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from speakers import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.email_sign_in_link, "delay", queued.append)
+    SpeakerFactory(email="known@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        known = request_link(client, "known@example.org")
+        unknown = request_link(client, "nobody@example.org")
+    csrf = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+    assert csrf.sub(b"", known.content) == csrf.sub(b"", unknown.content)
+    assert len(queued) == 2
+    assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in queued)
+    assert mail.outbox == []  # nothing is sent in the request itself
+
+
+def test_a_failing_mail_server_is_retried_and_never_logs_the_address(monkeypatch, caplog):
+    import smtplib
+
+    from celery.exceptions import Retry
+
+    from registry import pii
+    from speakers import tasks
+
+    SpeakerFactory(email="refused@example.org")
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"refused@example.org": (550, b"no such user")})
+
+    monkeypatch.setattr("speakers.services.send_mail", refuse)
+    monkeypatch.setattr(tasks.email_sign_in_link, "retry", lambda **kw: Retry("retry"))
+    with pytest.raises(Retry):
+        tasks.email_sign_in_link.run(pii.email_blind_index("refused@example.org"))
+    assert "SMTPRecipientsRefused" in caplog.text
+    assert "refused@example.org" not in caplog.text
+
+
+def test_an_assisted_session_marks_every_act_with_the_staff_link(client, notices):
+    from consent.models import ConsentEvent
+    from consent.selectors import current_notice
+
+    staff = get_user_model().objects.create_user("helper", password="x" * 12, is_staff=True)
+    speaker = SpeakerFactory()
+    issued = issue_sign_in_link(speaker=speaker, issued_by=LinkIssuer.STAFF, staff_user=staff)
+    client.post(path_of(issued.url))
+    notice = current_notice(speaker=speaker, purpose="training")
+    client.post(reverse("speakers:give", args=["training"]), {"notice": str(notice.public_id)})
+    event = ConsentEvent.objects.get(speaker=speaker)
+    assert event.actor_kind == "speaker"
+    assert event.actor_ref == f"{speaker.public_id} assisted-link:{issued.link.pk}"

@@ -553,22 +553,29 @@ def password(request: HttpRequest) -> HttpResponse:
 # --- Pre-call consent ------------------------------------------------------------------
 
 
-def _invitation(token: str) -> Any:
-    return consent_services.participant_from_invitation(token)
+def invitation_required(view: ViewFunc) -> ViewFunc:
+    """Resolve the invitation link to its participant (signed, unexpired, session still
+    open) or answer with the reason; the view receives the participant."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            participant = consent_services.participant_from_invitation(token)
+        except RegistryError as exc:
+            return render(
+                request,
+                "speakers/invitation_error.html",
+                {"error": wording.error_message(exc)},
+                status=exc.status if exc.status in (403, 404, 409) else 403,
+            )
+        return view(request, token, participant, *args, **kwargs)
+
+    return never_cache(wrapped)
 
 
-@never_cache
+@invitation_required
 @require_GET
-def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        participant = _invitation(token)
-    except RegistryError as exc:
-        return render(
-            request,
-            "speakers/invitation_error.html",
-            {"error": wording.error_message(exc)},
-            status=exc.status if exc.status in (403, 404, 409) else 403,
-        )
+def invitation(request: HttpRequest, token: str, participant: Any) -> HttpResponse:
     return _invitation_page(request, token, participant)
 
 
@@ -632,20 +639,13 @@ def _given_for_call(participant: Any) -> set[str]:
     }
 
 
-@never_cache
+@invitation_required
 @require_POST
-def invitation_withdraw(request: HttpRequest, token: str, purpose: str) -> HttpResponse:
+def invitation_withdraw(
+    request: HttpRequest, token: str, participant: Any, purpose: str
+) -> HttpResponse:
     """Withdraw one purpose for this call, from the same page and in one click, just as
     it was given (standing consents are withdrawn from the dashboard)."""
-    try:
-        participant = _invitation(token)
-    except RegistryError as exc:
-        return render(
-            request,
-            "speakers/invitation_error.html",
-            {"error": wording.error_message(exc)},
-            status=403,
-        )
     purpose = _purpose_or_404(purpose)
     if purpose not in _given_for_call(participant):
         messages.info(request, _("This consent is not in force: there is nothing to withdraw."))
@@ -669,18 +669,9 @@ def invitation_withdraw(request: HttpRequest, token: str, purpose: str) -> HttpR
     return redirect("speakers:invitation", token=token)
 
 
-@never_cache
+@invitation_required
 @require_POST
-def invitation_age(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        participant = _invitation(token)
-    except RegistryError as exc:
-        return render(
-            request,
-            "speakers/invitation_error.html",
-            {"error": wording.error_message(exc)},
-            status=403,
-        )
+def invitation_age(request: HttpRequest, token: str, participant: Any) -> HttpResponse:
     form = forms.DateOfBirthForm(request.POST)
     if form.is_valid():
         try:
@@ -703,19 +694,12 @@ def invitation_age(request: HttpRequest, token: str) -> HttpResponse:
     return _invitation_page(request, token, participant, age_form=form, status=400)
 
 
-@never_cache
+@invitation_required
 @require_POST
-def invitation_consent(request: HttpRequest, token: str, purpose: str) -> HttpResponse:
+def invitation_consent(
+    request: HttpRequest, token: str, participant: Any, purpose: str
+) -> HttpResponse:
     """Give one purpose for this call; recording first, the others each on their own."""
-    try:
-        participant = _invitation(token)
-    except RegistryError as exc:
-        return render(
-            request,
-            "speakers/invitation_error.html",
-            {"error": wording.error_message(exc)},
-            status=403,
-        )
     purpose = _purpose_or_404(purpose)
     speaker = participant.speaker
     card = selectors.consent_card(speaker=speaker, purpose=purpose, language=_ui_language())

@@ -360,20 +360,27 @@ def withdraw_consent(
         for row in rows:
             if row.state not in VALID_STATES:
                 continue
-            withdrawn = _append(
-                speaker=speaker,
-                purpose=purpose,
-                action=ConsentAction.WITHDRAW,
-                notice=row.notice,
-                evidence=evidence,
-                actor=actor,
-                session=row.session,
-                current=row,
-                at=at,
-                requirements=None,
-            )
+            withdrawn = withdraw_row(speaker, row, evidence=evidence, actor=actor, at=at)
             requested = requested if requested is not None else withdrawn
         return requested
+
+
+def withdraw_row(
+    speaker: Speaker, row: Consent, *, evidence: Evidence, actor: Actor, at: datetime.datetime
+) -> Consent:
+    """Withdraw one locked consent row in the caller's transaction (event, state, outbox)."""
+    return _append(
+        speaker=speaker,
+        purpose=row.purpose,
+        action=ConsentAction.WITHDRAW,
+        notice=row.notice,
+        evidence=evidence,
+        actor=actor,
+        session=row.session,
+        current=row,
+        at=at,
+        requirements=None,
+    )
 
 
 def request_consent(

@@ -8,13 +8,12 @@ from django.utils import timezone
 from consent.models import (
     VALID_STATES,
     Consent,
-    ConsentAction,
     ConsentOutbox,
     ErasureRequest,
     ErasureStatus,
     OutboxKind,
 )
-from consent.services.acts import _append, _lock_speaker
+from consent.services.acts import _lock_speaker, withdraw_row
 from consent.services.checks import Actor, Evidence, check_actor, check_evidence_shape
 from registry.models import Speaker
 
@@ -44,18 +43,7 @@ def request_erasure(*, speaker: Speaker, evidence: Evidence, actor: Actor) -> Er
             .order_by("id")
         )
         for consent in in_force:
-            _append(
-                speaker=speaker,
-                purpose=consent.purpose,
-                action=ConsentAction.WITHDRAW,
-                notice=consent.notice,
-                evidence=evidence,
-                actor=actor,
-                session=consent.session,
-                current=consent,
-                at=at,
-                requirements=None,
-            )
+            withdraw_row(speaker, consent, evidence=evidence, actor=actor, at=at)
         erasure = ErasureRequest.objects.create(
             speaker=speaker,
             actor_kind=actor.kind,

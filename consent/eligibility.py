@@ -105,6 +105,29 @@ def eligible_recordings(
     return (filters or RecordingFilters()).apply(recordings)
 
 
+def eligible_for_all(
+    *,
+    purposes: list[str] | tuple[str, ...],
+    at: datetime.datetime | None = None,
+    filters: RecordingFilters | None = None,
+) -> QuerySet[Recording]:
+    """Recordings every participant's consent covers for *each* of ``purposes`` at
+    ``at`` (a dataset needing training and redistribution needs both from everyone).
+    One query: no track of the recording may lack recording consent or any purpose."""
+    if not purposes:
+        raise ValueError("at least one purpose")
+    at = at or timezone.now()
+    recorded_at = OuterRef(OuterRef("recorded_at"))
+    lacking = Q(~_covering(Purpose.RECORDING, at, given_by=recorded_at))
+    for purpose in purposes:
+        lacking |= Q(~_covering(purpose, at))
+    uncovered = Track.objects.filter(recording=OuterRef("pk")).filter(lacking)
+    recordings = Recording.objects.filter(status=RecordingStatus.AVAILABLE).filter(
+        ~Exists(uncovered)
+    )
+    return (filters or RecordingFilters()).apply(recordings)
+
+
 def eligible_tracks(
     *,
     purpose: str,

@@ -94,25 +94,35 @@ def canonical(payload: Any) -> bytes:
 
 def sign(payload: Any) -> dict[str, str]:
     """Sign the canonical form of ``payload``; returns ``{alg, kid, value}``."""
-    return {
-        "alg": ALGORITHM,
-        "kid": current_kid(),
-        "value": _b64url(_private_key().sign(canonical(payload))),
-    }
+    return sign_bytes(canonical(payload))
 
 
-def verify(payload: Any, signature: dict[str, str]) -> bool:
-    """True when ``signature`` is a valid signature of ``payload`` by a known key."""
+def sign_bytes(data: bytes) -> dict[str, str]:
+    """Sign raw bytes (a README or a PDF as served); returns ``{alg, kid, value}``."""
+    return {"alg": ALGORITHM, "kid": current_kid(), "value": _b64url(_private_key().sign(data))}
+
+
+def verify_bytes(data: bytes, signature: dict[str, str]) -> bool:
+    """True when ``signature`` is a valid signature of exactly ``data`` by a known key."""
     if not isinstance(signature, dict):
         return False
     kid, value = signature.get("kid"), signature.get("value")
     if not isinstance(kid, str) or not isinstance(value, str):
-        return False  # untrusted input (a pasted receipt): wrong types are just invalid
+        return False
     key = _public_keys().get(kid)
     if key is None or signature.get("alg") != ALGORITHM:
         return False
     try:
-        key.verify(_b64url_decode(value), canonical(payload))
+        key.verify(_b64url_decode(value), data)
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
+
+
+def verify(payload: Any, signature: dict[str, str]) -> bool:
+    """True when ``signature`` is a valid signature of ``payload`` by a known key."""
+    try:
+        data = canonical(payload)
+    except (TypeError, ValueError):
+        return False
+    return verify_bytes(data, signature)

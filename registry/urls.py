@@ -13,5 +13,6 @@ urlpatterns = [
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("speakers.urls")),
+    path("", include("datasetcards.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

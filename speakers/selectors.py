@@ -33,6 +33,8 @@ from consent.models import (
 )
 from consent.rules import Requirements, requirements_for
 from consent.selectors import current_notice, needs_reconsent
+from datasetcards.models import ReleaseItem
+from datasetcards.selectors import PUBLISHED
 from registry.errors import NotFound
 from registry.models import Recording, Speaker, Track
 from speakers.models import SpeakerAccount
@@ -176,12 +178,20 @@ def get_event_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> Consent
     return event
 
 
+@dataclass(frozen=True)
+class ReleaseMention:
+    dataset: str
+    version: str
+    status: str
+
+
 @dataclass
 class RecordingRow:
     recording: Recording
     channel: int
     participants: int
     usability: dict[str, Usability] = field(default_factory=dict)
+    releases: list[ReleaseMention] = field(default_factory=list)
 
     @property
     def others(self) -> list[int]:
@@ -197,18 +207,35 @@ def speaker_recordings(*, speaker: Speaker) -> list[RecordingRow]:
         .annotate(participants=Count("recording__tracks"))
         .order_by("-recording__recorded_at", "-recording_id")
     )
-    usability = recording_usability(
-        speaker_id=speaker.pk, recording_ids=[t.recording_id for t in tracks]
-    )
+    ids = [t.recording_id for t in tracks]
+    usability = recording_usability(speaker_id=speaker.pk, recording_ids=ids)
+    releases = releases_of(ids)
     return [
         RecordingRow(
             recording=t.recording,
             channel=t.channel,
             participants=t.participants,
             usability=usability.get(t.recording_id, {}),
+            releases=releases.get(t.recording_id, []),
         )
         for t in tracks
     ]
+
+
+def releases_of(recording_ids: list[int]) -> dict[int, list[ReleaseMention]]:
+    """The published releases each recording is frozen into (one query)."""
+    rows = (
+        ReleaseItem.objects.filter(recording_id__in=recording_ids, release__status__in=PUBLISHED)
+        .values_list(
+            "recording_id", "release__dataset__name", "release__version", "release__status"
+        )
+        .distinct()
+        .order_by("recording_id", "release__dataset__name", "release__version")
+    )
+    found: dict[int, list[ReleaseMention]] = {}
+    for recording_id, dataset, version, status in rows:
+        found.setdefault(recording_id, []).append(ReleaseMention(dataset, version, status))
+    return found
 
 
 def get_recording_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> RecordingRow:
@@ -227,6 +254,7 @@ def get_recording_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> Rec
         usability=recording_usability(speaker_id=speaker.pk, recording_ids=[track.recording_id])[
             track.recording_id
         ],
+        releases=releases_of([track.recording_id]).get(track.recording_id, []),
     )
 
 

@@ -23,6 +23,10 @@ FIGURES = [
     "withdraw hub 1: p95 ms",
     "withdraw hub 2: p95 ms",
     "verify_audit_chain: events/s",
+    "release: tracks frozen",
+    "release: build / COPY of eligible tracks",
+    "cards: JSON + Croissant s",
+    "cards: PDF s",
 ]
 
 

@@ -21,6 +21,8 @@ from compensation.models import RatePlan
 from consent import demo
 from consent.models import ConsentEvent, RecordingSession
 from consent.services import invitation_token
+from datasetcards import services as datasets
+from datasetcards.models import Dataset, Release
 from registry import services
 from registry.models import (
     AgeVerificationMethod,
@@ -51,6 +53,7 @@ DEMO_INVITED: list[tuple[str, str, str, list[str]]] = [
 ]
 DEMO_RECORDINGS = 32
 DEMO_LICENSEE_SLUG = "acme-speech-labs"
+DEMO_DATASET_SLUG = "duplex-demo"
 # Speakers who can sign in with a password (everyone can sign in with an emailed link).
 DEMO_SPEAKER_PASSWORD = "demo-speaker-pass"  # noqa: S105 - public demo data
 DEMO_PASSWORD_SPEAKERS = ("demo-speaker-01@example.org", "demo-speaker-19@example.org")
@@ -80,7 +83,8 @@ class Command(BaseCommand):
         demo.seed_open_sessions(consenting=speakers[0], invited=invited)
         if first_run:
             demo.seed_withdrawals(speakers)
-        self._licensee()
+        licensee = self._licensee()
+        self._dataset(licensee)
         self._users()
         self._accounts([*speakers, *invited])
         compensation.accrue_earnings()
@@ -177,7 +181,41 @@ class Command(BaseCommand):
             )
         return demo.seed_sessions(speakers, pairs, durations, campaigns)
 
-    def _licensee(self) -> None:
+    def _dataset(self, licensee: Licensee) -> None:
+        """A published corpus with one built release, licensed to the demo licensee."""
+        dataset = Dataset.objects.filter(slug=DEMO_DATASET_SLUG).first()
+        if dataset is None:
+            dataset = datasets.create_dataset(
+                slug=DEMO_DATASET_SLUG,
+                name="Duplex conversations (demo)",
+                description="Two-channel conversations between consenting adults in seven "
+                "jurisdictions, one speaker per channel.",
+                purpose_statement="Real turn-taking for post-training full-duplex speech "
+                "models: each voice isolated on its own channel, every speaker paid.",
+                intended_purposes=["training", "redistribution"],
+                license_spdx="CC-BY-NC-4.0",
+                phase_fit=["post"],
+                owner="Voice Consent Registry (demo)",
+                redress_contact=settings.CONSENT_CONTROLLER["email"],
+                processing_description="Per-channel loudness normalisation; silence at the "
+                "start and end trimmed; nothing else changed.",
+                isolated_at_source_only=False,
+            )
+        if not dataset.releases.exists():
+            release = datasets.create_release(dataset=dataset, version="1.0.0", enqueue=False)
+            datasets.build_release(release_id=release.pk)
+            datasets.grant_license(
+                licensee=licensee,
+                dataset=dataset,
+                purposes_allowed=["training", "redistribution"],
+                derived_model_action=WithdrawalAction.RETRAIN,
+                starts_on=datetime.date(2026, 1, 1),
+                releases=[Release.objects.get(pk=release.pk)],
+                includes_future_releases=True,
+                contract_reference="ACME-DL-2026-001",
+            )
+
+    def _licensee(self) -> Licensee:
         licensee = Licensee.objects.filter(slug=DEMO_LICENSEE_SLUG).first()
         if licensee is None:
             licensee = services.register_licensee(
@@ -195,6 +233,7 @@ class Command(BaseCommand):
                 contract_reference="ACME-DL-2026-001 §7.2",
                 description="Full-duplex speech-to-speech model (demo).",
             )
+        return licensee
 
     @transaction.atomic
     def _users(self) -> None:

@@ -1,0 +1,292 @@
+"""Every write to datasets, releases and licenses."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from consent.eligibility import RecordingFilters, eligible_for_all
+from consent.models import Purpose
+from datasetcards.manifest import manifest_digest
+from datasetcards.models import (
+    SEMVER_RE,
+    Dataset,
+    License,
+    Release,
+    ReleaseItem,
+    ReleaseStatus,
+    TrainingPhase,
+)
+from registry.errors import DuplicateRecord, InvalidInput, RegistryError
+from registry.models import JURISDICTION_RE, LANGUAGE_RE, Licensee, Track, WithdrawalAction
+
+logger = logging.getLogger(__name__)
+
+SPDX_IDS = frozenset(
+    json.loads((Path(__file__).parent / "vocab" / "spdx_licenses.json").read_text())["licenses"]
+)
+
+
+class ReleaseNotBuildable(RegistryError):
+    code = "release_not_buildable"
+    status = 409
+
+
+def _purposes(values: list[str], *, field: str) -> list[str]:
+    if not values or any(v not in Purpose.values for v in values):
+        raise InvalidInput(f"{field}: one or more of " + ", ".join(Purpose.values), field=field)
+    return sorted(set(values), key=Purpose.values.index)
+
+
+def _codes(values: list[str], pattern: str, *, field: str) -> list[str]:
+    for value in values:
+        if not re.fullmatch(pattern, value or ""):
+            raise InvalidInput(f"{field}: {value!r} is not a valid code", field=field)
+    return list(values)
+
+
+def create_dataset(
+    *,
+    slug: str,
+    name: str,
+    description: str,
+    purpose_statement: str,
+    intended_purposes: list[str],
+    license_spdx: str,
+    phase_fit: list[str],
+    owner: str,
+    redress_contact: str,
+    processing_description: str,
+    **options: Any,
+) -> Dataset:
+    """Define a dataset. Refuses unknown purposes, phases and SPDX ids, a custom license
+    without its document, and malformed selection criteria."""
+    if not re.fullmatch(r"[a-z0-9][-a-z0-9]{0,79}", slug or ""):
+        raise InvalidInput("slug: lowercase letters, digits and hyphens", field="slug")
+    for field, value in (
+        ("name", name),
+        ("description", description),
+        ("purpose_statement", purpose_statement),
+        ("owner", owner),
+        ("redress_contact", redress_contact),
+        ("processing_description", processing_description),
+    ):
+        if not (value or "").strip():
+            raise InvalidInput(f"{field} is required", field=field)
+    if license_spdx not in SPDX_IDS:
+        raise InvalidInput(
+            f"license_spdx {license_spdx!r} is not in the SPDX list", field="license_spdx"
+        )
+    if license_spdx == "other" and not (options.get("license_document") or "").strip():
+        raise InvalidInput("a custom license needs its document", field="license_document")
+    if not phase_fit or any(p not in TrainingPhase.values for p in phase_fit):
+        raise InvalidInput("phase_fit: one or more of pre, mid, post", field="phase_fit")
+    options["languages"] = _codes(options.get("languages", []), LANGUAGE_RE, field="languages")
+    options["jurisdictions"] = _codes(
+        options.get("jurisdictions", []), JURISDICTION_RE, field="jurisdictions"
+    )
+    with transaction.atomic(durable=True):
+        if Dataset.objects.filter(slug=slug).exists():
+            raise DuplicateRecord(f"dataset {slug!r} exists", field="slug")
+        return Dataset.objects.create(
+            slug=slug,
+            name=name.strip(),
+            description=description.strip(),
+            purpose_statement=purpose_statement.strip(),
+            intended_purposes=_purposes(intended_purposes, field="intended_purposes"),
+            license_spdx=license_spdx,
+            phase_fit=sorted(set(phase_fit), key=TrainingPhase.values.index),
+            owner=owner.strip(),
+            redress_contact=redress_contact.strip(),
+            processing_description=processing_description.strip(),
+            **options,
+        )
+
+
+def _version_key(version: str) -> tuple[int, int, int]:
+    major, minor, patch = version.split("-")[0].split(".")
+    return int(major), int(minor), int(patch)
+
+
+def create_release(*, dataset: Dataset, version: str, enqueue: bool = True) -> Release:
+    """Start a release: eligibility is decided as of now; the worker builds the frozen
+    manifest and figures (``build_release``) after commit (``enqueue=False``: the caller
+    builds it itself, e.g. ``seed_demo``). Versions only go up."""
+    if not re.fullmatch(SEMVER_RE, version or ""):
+        raise InvalidInput("version must be semantic (e.g. 1.2.0)", field="version")
+    with transaction.atomic(durable=True):
+        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        versions = list(dataset.releases.values_list("version", flat=True))
+        if version in versions:
+            raise DuplicateRecord(f"release {version} exists", field="version")
+        if versions and _version_key(version) <= max(_version_key(v) for v in versions):
+            raise InvalidInput("a new release needs a higher version", field="version")
+        if dataset.releases.filter(status=ReleaseStatus.BUILDING).exists():
+            raise ReleaseNotBuildable("another release of this dataset is still building")
+        release = Release.objects.create(dataset=dataset, version=version, as_of=timezone.now())
+
+        def enqueue_build() -> None:
+            from datasetcards.tasks import build_release as task
+
+            task.delay(release.pk)
+
+        if enqueue:
+            transaction.on_commit(enqueue_build)
+        return release
+
+
+def dataset_filters(dataset: Dataset) -> RecordingFilters:
+    return RecordingFilters(
+        languages=tuple(dataset.languages),
+        jurisdictions=tuple(dataset.jurisdictions),
+        min_duration_ms=dataset.min_duration_ms,
+        isolated_at_source=True if dataset.isolated_at_source_only else None,
+        recorded_from=dataset.recorded_from,
+        recorded_before=dataset.recorded_before,
+    )
+
+
+def _set_progress(release_id: int, percent: int) -> None:
+    Release.objects.filter(pk=release_id, status=ReleaseStatus.BUILDING).update(
+        build_progress=percent
+    )
+
+
+def build_release(*, release_id: int) -> Release:
+    """Freeze the release (idempotent; the Celery task calls it, retries call it again).
+
+    1. One INSERT … SELECT writes an item per track of every recording eligible for
+       all the dataset's purposes as of ``as_of`` (skipped when a previous attempt
+       committed it). 2. The manifest is streamed out of PostgreSQL and hashed.
+    3. The figures are aggregated in SQL. 4. The release becomes current and the
+    previous current one superseded, in one transaction. Progress is saved per step."""
+    from datasetcards.figures import release_figures
+
+    release = Release.objects.select_related("dataset").get(pk=release_id)
+    if release.status != ReleaseStatus.BUILDING:
+        return release  # built (or failed) already: nothing to do
+    dataset = release.dataset
+    if not ReleaseItem.objects.filter(release=release).exists():
+        with transaction.atomic():
+            recordings = eligible_for_all(
+                purposes=dataset.intended_purposes,
+                at=release.as_of,
+                filters=dataset_filters(dataset),
+            )
+            tracks = Track.objects.filter(recording__in=recordings.values("pk"))
+            ReleaseItem.objects.bulk_create(
+                (
+                    ReleaseItem(release=release, recording_id=t.recording_id, track_id=t.pk)
+                    for t in tracks.only("pk", "recording_id").iterator(chunk_size=5000)
+                ),
+                batch_size=5000,
+            )
+            _set_progress(release.pk, 50)
+    sha256, size = manifest_digest(release.pk)
+    _set_progress(release.pk, 75)
+    figures = release_figures(release)
+    _set_progress(release.pk, 90)
+    with transaction.atomic():
+        release = Release.objects.select_for_update().get(pk=release.pk)
+        if release.status != ReleaseStatus.BUILDING:
+            return release
+        now = timezone.now()
+        Release.objects.filter(dataset=dataset, status=ReleaseStatus.CURRENT).update(
+            status=ReleaseStatus.SUPERSEDED, status_changed_at=now
+        )
+        release.manifest_sha256 = sha256
+        release.manifest_bytes = size
+        release.recording_count = figures["recordings"]
+        release.track_count = figures["tracks"]
+        release.card_figures = figures
+        release.built_at = now
+        release.status = ReleaseStatus.CURRENT
+        release.status_changed_at = now
+        release.build_progress = 100
+        release.save()
+        _auto_license(release)
+    logger.info("release %s built: %s tracks", release.public_id, release.track_count)
+    return release
+
+
+def _auto_license(release: Release) -> None:
+    """Licenses that cover every release in their term now cover this one too."""
+    today = timezone.now().date()
+    for license_ in License.objects.filter(
+        dataset=release.dataset, includes_future_releases=True, starts_on__lte=today
+    ).filter(Q(ends_on__isnull=True) | Q(ends_on__gt=today)):
+        license_.releases.add(release)
+
+
+def mark_release_failed(*, release_id: int, error: str) -> None:
+    Release.objects.filter(pk=release_id, status=ReleaseStatus.BUILDING).update(
+        status=ReleaseStatus.FAILED, build_error=error[:2000], status_changed_at=timezone.now()
+    )
+
+
+def grant_license(
+    *,
+    licensee: Licensee,
+    dataset: Dataset,
+    purposes_allowed: list[str],
+    derived_model_action: str,
+    starts_on: datetime.date,
+    releases: list[Release] | None = None,
+    includes_future_releases: bool = False,
+    ends_on: datetime.date | None = None,
+    commercial_redistribution: bool = False,
+    territory: list[str] | None = None,
+    ack_deadline_days: int = 30,
+    contract_reference: str = "",
+) -> License:
+    """Grant a licensee a dataset's releases. The license may allow only what the
+    dataset's speakers consented to, and commercial redistribution only where the
+    dataset allows it."""
+    allowed = _purposes(purposes_allowed, field="purposes_allowed")
+    if not set(allowed) <= set(dataset.intended_purposes) | {Purpose.RECORDING}:
+        raise InvalidInput(
+            "a license cannot allow purposes the dataset's consents do not cover",
+            field="purposes_allowed",
+        )
+    if commercial_redistribution and not dataset.commercial_redistribution:
+        raise InvalidInput(
+            "this dataset does not allow commercial redistribution",
+            field="commercial_redistribution",
+        )
+    if derived_model_action not in WithdrawalAction.values:
+        raise InvalidInput(
+            "derived_model_action: retrain, filter or none", field="derived_model_action"
+        )
+    if not 1 <= ack_deadline_days <= 365:
+        raise InvalidInput("ack_deadline_days must be 1..365", field="ack_deadline_days")
+    if ends_on is not None and ends_on <= starts_on:
+        raise InvalidInput("ends_on must be after starts_on", field="ends_on")
+    releases = releases or []
+    if any(r.dataset_id != dataset.pk for r in releases):
+        raise InvalidInput("every release must belong to the dataset", field="releases")
+    if any(r.status not in (ReleaseStatus.CURRENT, ReleaseStatus.TAINTED) for r in releases):
+        raise InvalidInput("only current or tainted releases can be licensed", field="releases")
+    with transaction.atomic(durable=True):
+        license_ = License.objects.create(
+            licensee=licensee,
+            dataset=dataset,
+            purposes_allowed=allowed,
+            derived_model_action=derived_model_action,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            includes_future_releases=includes_future_releases,
+            commercial_redistribution=commercial_redistribution,
+            territory=_codes(territory or [], JURISDICTION_RE, field="territory"),
+            ack_deadline_days=ack_deadline_days,
+            contract_reference=contract_reference.strip(),
+        )
+        license_.releases.set(releases)
+        return license_

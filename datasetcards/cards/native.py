@@ -102,7 +102,7 @@ def build_card(release: Release) -> dict[str, Any]:
             "purpose_furtherance": dataset.purpose_statement,
             "data_points": {
                 "count": figures["tracks"],
-                "unit": "track (one speaker's channel of one conversation)",
+                "unit": "tracks (one speaker's channel of one conversation each)",
                 "recordings": figures["recordings"],
                 "hours": figures["hours"],
             },

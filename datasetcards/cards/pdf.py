@@ -76,7 +76,13 @@ def build_pdf(release: Release, card: dict[str, Any]) -> bytes:
         ["Recordings", figures["recordings"]],
         ["Tracks", figures["tracks"]],
         ["Distinct speakers", figures["distinct_speakers"]],
-        ["Speakers per session", figures["speakers_per_session"]],
+        [
+            "Speakers per session",
+            ", ".join(
+                f"{n} speakers: {count} recordings"
+                for n, count in sorted(figures["speakers_per_session"].items())
+            ),
+        ],
         ["Isolated at source", f"{figures['isolated_at_source_share']:.1%}"],
         ["Languages", ", ".join(f"{r['language']} {r['hours']} h" for r in figures["languages"])],
         ["Sample rates", ", ".join(f"{r['sample_rate_hz']} Hz" for r in figures["sample_rates"])],

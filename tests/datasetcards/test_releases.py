@@ -169,3 +169,16 @@ def test_a_license_grants_only_what_the_consents_cover(dataset, release):
     )
     assert list(license_.releases.all()) == [release]
     assert license_.ack_deadline_days == 30
+
+
+def test_a_speaker_sees_the_releases_their_recordings_are_in(client, corpus, release):
+    from django.urls import reverse
+
+    from tests.speakers.conftest import sign_in
+
+    speakers, recordings = corpus
+    sign_in(client, speakers[0])
+    html = client.get(reverse("speakers:recordings")).content.decode()
+    assert html.count("Duplex conversations 1.0.0") == 2  # calls 1 and 3; not call 6
+    detail = client.get(reverse("speakers:recording", args=[recordings[5].public_id]))
+    assert "Duplex conversations" not in detail.content.decode()

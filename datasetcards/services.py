@@ -185,13 +185,12 @@ def build_release(*, release_id: int) -> Release:
                 "recording_id", "pk"
             )
             select, params = tracks.query.sql_with_params()
+            # One statement, in the database: no row passes through Python. The inner
+            # SELECT is the ORM's (its parameters travel separately).
+            columns = "datasetcards_releaseitem (release_id, recording_id, track_id)"
+            insert = f"INSERT INTO {columns} SELECT %s, t.recording_id, t.id FROM ({select}) AS t(recording_id, id)"  # noqa: E501, S608
             with connection.cursor() as cursor:
-                # One statement, in the database: no row passes through Python.
-                cursor.execute(
-                    "INSERT INTO datasetcards_releaseitem (release_id, recording_id, track_id) "
-                    f"SELECT %s, t.recording_id, t.id FROM ({select}) AS t(recording_id, id)",
-                    (release.pk, *params),
-                )
+                cursor.execute(insert, (release.pk, *params))
             _set_progress(release.pk, 50)
     sha256, size = manifest_digest(release.pk)
     _set_progress(release.pk, 75)

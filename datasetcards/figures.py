@@ -11,8 +11,8 @@ from typing import Any
 from django.db.models import Count, Max, Min, Q, Sum
 
 from compensation.models import RatePlan
-from consent.eligibility import eligible_recordings
-from consent.models import VALID_STATES, Consent, Purpose
+from consent.eligibility import eligible_recordings, valid_consents
+from consent.models import Consent, Purpose
 from datasetcards.models import Release, ReleaseItem
 from registry.models import Recording
 
@@ -21,6 +21,42 @@ MS_PER_HOUR = Decimal(3_600_000)
 
 def _hours(milliseconds: int | None) -> float:
     return float(round(Decimal(milliseconds or 0) / MS_PER_HOUR, 3))
+
+
+SNAPSHOT_FIELDS = (
+    "slug",
+    "name",
+    "description",
+    "purpose_statement",
+    "intended_purposes",
+    "license_spdx",
+    "license_name",
+    "license_url",
+    "commercial_redistribution",
+    "phase_fit",
+    "collection_ongoing",
+    "owner",
+    "redress_contact",
+    "ip_status",
+    "contains_trademarks",
+    "contains_patented_material",
+    "ip_notes",
+    "acquisition",
+    "processing_description",
+    "synthetic_data_used",
+)
+
+
+def dataset_snapshot(release: Release) -> dict[str, Any]:
+    """The dataset's descriptive facts as they stood at build: a later edit of the
+    dataset never rewrites the card of a release already published."""
+    dataset = release.dataset
+    snapshot = {name: getattr(dataset, name) for name in SNAPSHOT_FIELDS}
+    snapshot["id"] = str(dataset.public_id)
+    snapshot["first_used_in_training_on"] = (
+        dataset.first_used_in_training_on.isoformat() if dataset.first_used_in_training_on else None
+    )
+    return snapshot
 
 
 def release_figures(release: Release) -> dict[str, Any]:
@@ -42,6 +78,7 @@ def release_figures(release: Release) -> dict[str, Any]:
         speaker_ms=Sum("recording__duration_ms"),
     )
     n_recordings = totals["recordings"] or 0
+    coverage, complete = _coverage(release, recordings, n_recordings)
     channels = {
         str(row["channel_count"]): row["n"]
         for row in recordings.values("channel_count").annotate(n=Count("id")).order_by()
@@ -88,7 +125,9 @@ def release_figures(release: Release) -> dict[str, Any]:
             "first_recorded_at": _iso(totals["first"]),
             "last_recorded_at": _iso(totals["last"]),
         },
-        "consent_coverage": _coverage(release, recordings, n_recordings),
+        "consent_coverage": coverage,
+        # Exact, not rounded: a use is advertised as allowed only when this is true.
+        "consent_complete": complete,
         "consent_regimes": _regimes(release),
         "compensation": _compensation(recordings),
     }
@@ -98,10 +137,13 @@ def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _coverage(release: Release, recordings: Any, total: int) -> dict[str, float]:
+def _coverage(
+    release: Release, recordings: Any, total: int
+) -> tuple[dict[str, float], dict[str, bool]]:
     """Share of the release's recordings every participant's consent covers, per
-    purpose, at the release's ``as_of`` (its own purposes are 1.0 by construction)."""
-    coverage = {}
+    purpose, at the release's ``as_of`` (its own purposes are 1.0 by construction), and
+    whether that share is exactly all of them."""
+    coverage, complete = {}, {}
     for purpose in Purpose.values:
         covered = (
             eligible_recordings(purpose=purpose, at=release.as_of)
@@ -109,20 +151,23 @@ def _coverage(release: Release, recordings: Any, total: int) -> dict[str, float]
             .count()
         )
         coverage[purpose] = round(covered / total, 4) if total else 0.0
-    return coverage
+        complete[purpose] = total > 0 and covered == total
+    return coverage, complete
 
 
 def _regimes(release: Release) -> list[dict[str, Any]]:
     """Which notice versions, in which jurisdictions and languages, the release's
     speakers consented under, for recording and the dataset's purposes."""
     purposes = sorted({Purpose.RECORDING, *release.dataset.intended_purposes})
+    items = ReleaseItem.objects.filter(release=release)
+    # The consents that actually cover the release's recordings at as_of: valid then,
+    # for all recordings or scoped to the session of one of these recordings.
+    covering = Consent.objects.none()
+    for purpose in purposes:
+        covering = covering | valid_consents(purpose=purpose, at=release.as_of)
     rows = (
-        Consent.objects.filter(
-            speaker__in=ReleaseItem.objects.filter(release=release).values("track__speaker"),
-            purpose__in=purposes,
-            state__in=VALID_STATES,
-            given_at__lte=release.as_of,
-        )
+        covering.filter(speaker__in=items.values("track__speaker"))
+        .filter(Q(session__isnull=True) | Q(recording__in=items.values("recording_id")))
         .values(
             "purpose",
             "notice__jurisdiction_id",

@@ -86,6 +86,8 @@ class Dataset(models.Model):
     ip_status = models.CharField(
         max_length=16, choices=IpStatus.choices, default=IpStatus.COPYRIGHTED
     )
+    contains_trademarks = models.BooleanField(default=False)
+    contains_patented_material = models.BooleanField(default=False)
     ip_notes = models.TextField(blank=True, default="")
     acquisition = models.CharField(
         max_length=12, choices=Acquisition.choices, default=Acquisition.COLLECTED
@@ -98,6 +100,17 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        triggers = [
+            # The slug is in every release's stable URLs.
+            pgtrigger.Protect(
+                name="dataset_slug_fixed",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.slug IS DISTINCT FROM NEW.slug OR OLD.public_id IS DISTINCT FROM "
+                    "NEW.public_id"
+                ),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(intended_purposes__len__gt=0), name="dataset_has_purposes"
@@ -139,6 +152,7 @@ class ReleaseStatus(models.TextChoices):
 
 
 RELEASE_FROZEN_COLUMNS = (
+    "public_id",
     "dataset_id",
     "version",
     "as_of",
@@ -149,6 +163,26 @@ RELEASE_FROZEN_COLUMNS = (
     "card_figures",
     "built_at",
 )
+
+
+# The status moves a release may make; a trigger refuses every other one, so a
+# withdrawn release never comes back and a built one never returns to building.
+STATUS_MOVES = {
+    "building": ("current", "failed"),
+    "current": ("tainted", "superseded", "withdrawn"),
+    "tainted": ("superseded", "withdrawn"),
+    "superseded": ("tainted", "withdrawn"),
+    "withdrawn": (),
+    "failed": (),
+}
+
+
+def _status_moves_sql() -> str:
+    def allowed(new: tuple[str, ...]) -> str:
+        return f"NEW.status IN ({', '.join(repr(n) for n in new)})" if new else "false"
+
+    cases = " ".join(f"WHEN '{old}' THEN {allowed(new)}" for old, new in STATUS_MOVES.items())
+    return f"(CASE OLD.status {cases} ELSE false END)"
 
 
 class Release(models.Model):
@@ -202,6 +236,13 @@ class Release(models.Model):
                 ),
             ),
             pgtrigger.Protect(
+                name="release_status_moves_forward",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    f"OLD.status IS DISTINCT FROM NEW.status AND NOT {_status_moves_sql()}"
+                ),
+            ),
+            pgtrigger.Protect(
                 name="release_built_not_deleted",
                 operation=pgtrigger.Delete,
                 condition=pgtrigger.Q(old__built_at__isnull=False),
@@ -229,6 +270,24 @@ class ReleaseItem(models.Model):
         triggers = [
             pgtrigger.Protect(
                 name="release_item_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            ),
+            # Items are written only while the release builds: a built manifest is closed.
+            pgtrigger.Trigger(
+                name="release_item_only_while_building",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert,
+                func=pgtrigger.Func(
+                    """
+                    IF EXISTS (SELECT 1 FROM datasetcards_release
+                               WHERE id = NEW.release_id AND built_at IS NOT NULL) THEN
+                        RAISE EXCEPTION USING
+                            ERRCODE = 'integrity_constraint_violation',
+                            MESSAGE = format('release %s is built: its items are closed',
+                                             NEW.release_id);
+                    END IF;
+                    RETURN NEW;
+                    """
+                ),
             ),
         ]
 

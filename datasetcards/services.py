@@ -35,6 +35,9 @@ SPDX_IDS = frozenset(
 )
 
 
+BUILD_TIME_LIMIT = datetime.timedelta(hours=2)
+
+
 class ReleaseNotBuildable(RegistryError):
     code = "release_not_buildable"
     status = 409
@@ -111,9 +114,17 @@ def create_dataset(
         )
 
 
-def _version_key(version: str) -> tuple[int, int, int]:
-    major, minor, patch = version.split("-")[0].split(".")
-    return int(major), int(minor), int(patch)
+def _version_key(version: str) -> tuple[Any, ...]:
+    """SemVer 2.0 precedence: 1.0.0-rc.1 < 1.0.0 < 1.0.1; numeric prerelease
+    identifiers sort numerically and below alphanumeric ones."""
+    core, _, prerelease = version.partition("-")
+    major, minor, patch = (int(part) for part in core.split("."))
+    if not prerelease:
+        return (major, minor, patch, 1, ())
+    identifiers = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in prerelease.split(".")
+    )
+    return (major, minor, patch, 0, identifiers)
 
 
 def create_release(*, dataset: Dataset, version: str, enqueue: bool = True) -> Release:
@@ -129,6 +140,11 @@ def create_release(*, dataset: Dataset, version: str, enqueue: bool = True) -> R
             raise DuplicateRecord(f"release {version} exists", field="version")
         if versions and _version_key(version) <= max(_version_key(v) for v in versions):
             raise InvalidInput("a new release needs a higher version", field="version")
+        # A build that has not finished within the limit died without a word (a lost
+        # message, a killed worker): record it as failed so the dataset is not stuck.
+        stale = timezone.now() - BUILD_TIME_LIMIT
+        for stuck in dataset.releases.filter(status=ReleaseStatus.BUILDING, created_at__lt=stale):
+            mark_release_failed(release_id=stuck.pk, error="build did not finish in time")
         if dataset.releases.filter(status=ReleaseStatus.BUILDING).exists():
             raise ReleaseNotBuildable("another release of this dataset is still building")
         release = Release.objects.create(dataset=dataset, version=version, as_of=timezone.now())
@@ -168,7 +184,7 @@ def build_release(*, release_id: int) -> Release:
        committed it). 2. The manifest is streamed out of PostgreSQL and hashed.
     3. The figures are aggregated in SQL. 4. The release becomes current and the
     previous current one superseded, in one transaction. Progress is saved per step."""
-    from datasetcards.figures import release_figures
+    from datasetcards.figures import dataset_snapshot, release_figures
 
     release = Release.objects.select_related("dataset").get(pk=release_id)
     if release.status != ReleaseStatus.BUILDING:
@@ -176,11 +192,13 @@ def build_release(*, release_id: int) -> Release:
     dataset = release.dataset
     if not ReleaseItem.objects.filter(release=release).exists():
         with transaction.atomic():
+            # Only what existed at as_of: a recording ingested while the build waited
+            # in the queue was not eligible "at creation".
             recordings = eligible_for_all(
                 purposes=dataset.intended_purposes,
                 at=release.as_of,
                 filters=dataset_filters(dataset),
-            )
+            ).filter(created_at__lte=release.as_of, recorded_at__lte=release.as_of)
             tracks = Track.objects.filter(recording__in=recordings.values("pk")).values_list(
                 "recording_id", "pk"
             )
@@ -195,6 +213,11 @@ def build_release(*, release_id: int) -> Release:
     sha256, size = manifest_digest(release.pk)
     _set_progress(release.pk, 75)
     figures = release_figures(release)
+    if not figures["recordings"]:
+        mark_release_failed(release_id=release.pk, error="no recording is eligible")
+        release.refresh_from_db()
+        return release
+    figures["dataset"] = dataset_snapshot(release)
     _set_progress(release.pk, 90)
     with transaction.atomic():
         release = Release.objects.select_for_update().get(pk=release.pk)

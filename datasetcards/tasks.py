@@ -29,4 +29,9 @@ def build_release(self: Any, release_id: int) -> str:
     except DatabaseError:
         if self.request.retries >= 5:
             services.mark_release_failed(release_id=release_id, error="database errors")
+        raise  # retried with backoff
+    except Exception as exc:
+        # Anything else will not fix itself: record it so the dataset is not blocked.
+        logger.exception("release %s build failed", release_id)
+        services.mark_release_failed(release_id=release_id, error=type(exc).__name__)
         raise

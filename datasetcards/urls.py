@@ -1,10 +1,25 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from datasetcards import views
 
+
+class SemVer:
+    """Only well-formed versions reach the views (anything else is a plain 404)."""
+
+    regex = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(SemVer, "semver")
+
 app_name = "datasetcards"
 
-release = "datasets/<slug:slug>/<str:version>/"
+release = "datasets/<slug:slug>/<semver:version>/"
 
 urlpatterns = [
     path("datasets/", views.dataset_list, name="list"),

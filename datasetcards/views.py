@@ -34,12 +34,11 @@ def published(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 def _file(release: Release, filename: str, *, attachment: bool = False) -> HttpResponse:
-    item = cards.renderings(release)[filename]
+    item = cards.rendering(release, filename)
     response = HttpResponse(item.body, content_type=item.content_type)
     if attachment:
-        response["Content-Disposition"] = (
-            f'attachment; filename="{release.dataset.slug}-{release.version}-{filename}"'
-        )
+        # The same name as in card.sig, so `verify_card card.pdf --signatures card.sig` works.
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 

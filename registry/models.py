@@ -39,6 +39,24 @@ class AgeVerificationMethod(models.TextChoices):
     PLATFORM_ATTESTATION = "platform_attestation", "Attested by the collection platform"
 
 
+# What a release's manifest says about a recording: fixed once its audio is ingested.
+RECORDING_FACTS = (
+    "public_id",
+    "recorded_at",
+    "duration_ms",
+    "sample_rate_hz",
+    "channel_count",
+    "language",
+    "jurisdiction",
+    "isolated_at_source",
+    "audio_sha256",
+)
+
+
+def _changed(columns: tuple[str, ...]) -> str:
+    return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+
+
 class Speaker(models.Model):
     """A data subject whose voice is on one or more tracks. Contact details are encrypted."""
 
@@ -126,6 +144,14 @@ class Speaker(models.Model):
                     age_attested_minimum__isnull=False, age_attested_minimum__gte=MINIMUM_AGE_FLOOR
                 ),
                 name="speaker_attestation_states_adult_age",
+            ),
+        ]
+        triggers = [
+            # The public id is in the hash-chained events, receipts and manifests.
+            pgtrigger.Protect(
+                name="speaker_public_id_fixed",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition("OLD.public_id IS DISTINCT FROM NEW.public_id"),
             ),
         ]
 
@@ -223,6 +249,13 @@ class Recording(models.Model):
             ),
         ]
         triggers = [
+            pgtrigger.Protect(
+                name="recording_facts_fixed_once_ingested",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.audio_sha256 <> '' AND (" + _changed(RECORDING_FACTS) + ")"
+                ),
+            ),
             # Checked at commit, so a recording and its tracks are written in one
             # transaction: every channel 0..n-1 has exactly one track.
             pgtrigger.Trigger(
@@ -264,6 +297,13 @@ class Track(models.Model):
         ]
         indexes = [models.Index(fields=["speaker", "recording"], name="track_speaker_idx")]
         triggers = [
+            pgtrigger.Protect(
+                name="track_fixed",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    _changed(("public_id", "recording_id", "channel", "speaker_id"))
+                ),
+            ),
             pgtrigger.Trigger(
                 name="track_channel_within_recording",
                 when=pgtrigger.Before,

@@ -292,6 +292,13 @@ def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256
                 f"audio cannot be attached to a recording that is {locked.status}",
                 field="status",
             )
+        if locked.audio_sha256 and locked.audio_sha256 != audio_sha256:
+            # Releases and their manifests name this digest: the audio may move to a
+            # new URI, but it is never replaced by different audio.
+            raise InvalidInput(
+                "this recording's audio was ingested with another digest; it cannot change",
+                field="audio_sha256",
+            )
         locked.audio_uri = audio_uri
         locked.audio_sha256 = audio_sha256
         locked.status = RecordingStatus.AVAILABLE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from datasetcards.cards.native import release_urls
+from datasetcards.cards.native import facts, release_urls
 from datasetcards.manifest import MANIFEST_FIELDS
 from datasetcards.models import Release
 
@@ -84,7 +84,7 @@ def spdx_url(spdx: str) -> str:
 
 def build_croissant(release: Release, card: dict[str, Any]) -> dict[str, Any]:
     """Croissant JSON-LD of a built release; ``card`` is its native card."""
-    dataset, figures = release.dataset, release.card_figures
+    dataset, figures = facts(release), release.card_figures
     links = release_urls(release)
     languages = [row["language"] for row in figures["languages"]]
     coverage = card["consent"]["coverage"]

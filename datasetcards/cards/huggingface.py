@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from datasetcards.cards.native import release_urls
+from datasetcards.cards.native import facts, release_urls
 from datasetcards.models import Release
 
 VOCAB: dict[str, Any] = json.loads(
@@ -27,7 +27,7 @@ def size_category(n: int) -> str:
 
 
 def front_matter(release: Release) -> dict[str, Any]:
-    dataset, figures = release.dataset, release.card_figures
+    dataset, figures = facts(release), release.card_figures
     links = release_urls(release)
     metadata: dict[str, Any] = {
         "pretty_name": f"{dataset.name} {release.version}",
@@ -72,7 +72,7 @@ def vocabulary_errors(metadata: dict[str, Any]) -> list[str]:
 
 
 def build_readme(release: Release, card: dict[str, Any]) -> str:
-    dataset, figures = release.dataset, release.card_figures
+    dataset, figures = facts(release), release.card_figures
     links = release_urls(release)
     coverage = card["consent"]["coverage"]
     ab = card["ab2013"]

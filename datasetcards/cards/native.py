@@ -6,6 +6,7 @@ when the release was built; only status and errata move afterwards."""
 from __future__ import annotations
 
 import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -26,12 +27,17 @@ DATA_POINT_TYPES = [
 ]
 
 
+def facts(release: Release) -> SimpleNamespace:
+    """The dataset as it stood when the release was built (snapshot in its figures)."""
+    return SimpleNamespace(**release.card_figures["dataset"])
+
+
 def url(path: str) -> str:
     return settings.PUBLIC_BASE_URL + path
 
 
 def release_urls(release: Release) -> dict[str, str]:
-    args = [release.dataset.slug, release.version]
+    args = [facts(release).slug, release.version]
     return {
         "page": url(reverse("datasetcards:release", args=args)),
         "card": url(reverse("datasetcards:card-json", args=args)),
@@ -53,7 +59,7 @@ def generated_at(release: Release, errata: list[ReleaseErratum]) -> datetime.dat
 
 def build_card(release: Release) -> dict[str, Any]:
     """The native card of a built release, as a JSON-ready dict (unsigned)."""
-    dataset = release.dataset
+    dataset = facts(release)
     figures = release.card_figures
     errata = list(release.errata.order_by("created_at", "id"))
     links = release_urls(release)
@@ -62,7 +68,7 @@ def build_card(release: Release) -> dict[str, Any]:
     return {
         "format": CARD_FORMAT,
         "dataset": {
-            "id": str(dataset.public_id),
+            "id": dataset.id,
             "slug": dataset.slug,
             "name": dataset.name,
             "description": dataset.description,
@@ -110,6 +116,8 @@ def build_card(release: Release) -> dict[str, Any]:
             "intellectual_property": {
                 "status": dataset.ip_status,
                 "contains_copyrighted_material": dataset.ip_status != IpStatus.PUBLIC_DOMAIN,
+                "contains_trademarks": dataset.contains_trademarks,
+                "contains_patented_material": dataset.contains_patented_material,
                 "entirely_public_domain": dataset.ip_status == IpStatus.PUBLIC_DOMAIN,
                 "notes": dataset.ip_notes,
             },
@@ -135,9 +143,7 @@ def build_card(release: Release) -> dict[str, Any]:
                 "last_recorded_at": period["last_recorded_at"],
                 "ongoing": dataset.collection_ongoing,
             },
-            "first_used_in_training": dataset.first_used_in_training_on.isoformat()
-            if dataset.first_used_in_training_on
-            else None,
+            "first_used_in_training": dataset.first_used_in_training_on or "not yet used",
             "synthetic_data": {"used": dataset.synthetic_data_used},
         },
         "voice": {
@@ -181,7 +187,7 @@ def build_card(release: Release) -> dict[str, Any]:
 def eu_ai_act_summary(release: Release) -> dict[str, Any]:
     """The Commission's public-summary template (Art. 53(1)(d)), as it applies to a
     corpus licensed from this registry: a licensed private dataset (section 2.2)."""
-    dataset, figures = release.dataset, release.card_figures
+    dataset, figures = facts(release), release.card_figures
     return {
         "1_general_information": {
             "provider": dataset.owner,

@@ -17,6 +17,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from datasetcards.cards.native import facts
 from datasetcards.models import Release
 from registry.pdf import pdf_font
 
@@ -42,7 +43,7 @@ def coverage_chart(coverage: dict[str, float], font: str) -> Drawing:
 
 
 def build_pdf(release: Release, card: dict[str, Any]) -> bytes:
-    dataset, figures = release.dataset, release.card_figures
+    dataset, figures = facts(release), release.card_figures
     ab = card["ab2013"]
     font = (
         pdf_font("ja")

@@ -11,13 +11,16 @@ from xml.etree import ElementTree as ET
 
 from django.conf import settings
 
-from datasetcards.models import Release
+from datasetcards.models import Release, ReleaseStatus
 
 RSL_NAMESPACE = "https://rslstandard.org/rsl"
 
 
 def _allowed(release: Release, purpose: str) -> bool:
-    return float(release.card_figures["consent_coverage"].get(purpose, 0.0)) >= 1.0
+    """Every participant of every recording consented (exactly, not rounded), and the
+    release is current: a tainted or withdrawn release holds withdrawn voices."""
+    complete = release.card_figures.get("consent_complete", {})
+    return release.status == ReleaseStatus.CURRENT and complete.get(purpose) is True
 
 
 def ietf_ai_preferences(release: Release) -> dict[str, str]:
@@ -67,7 +70,7 @@ def rsl_document(release: Release, content_url: str) -> bytes:
     ET.SubElement(license_, f"{{{RSL_NAMESPACE}}}prohibits", {"type": "usage"}).text = " ".join(
         prohibited
     )
-    if not release.dataset.commercial_redistribution:
+    if not release.card_figures["dataset"]["commercial_redistribution"]:
         ET.SubElement(
             license_, f"{{{RSL_NAMESPACE}}}prohibits", {"type": "user"}
         ).text = "commercial"

@@ -54,32 +54,36 @@ class Rendering:
     json: bool  # signed over its JCS form
 
 
+RENDERINGS: dict[str, tuple[str, bool]] = {
+    "card.json": ("application/json", True),
+    "card.jsonld": ("application/ld+json", True),
+    "README.md": ("text/markdown; charset=utf-8", False),
+    "card.pdf": ("application/pdf", False),
+    "rsl.xml": ("application/rsl+xml", False),
+}
+
+
+def rendering(release: Release, filename: str, card: dict[str, Any] | None = None) -> Rendering:
+    """One rendering, built alone (a request for the README never builds the PDF)."""
+    content_type, is_json = RENDERINGS[filename]
+    if filename == "rsl.xml":
+        body = preferences.rsl_document(release, native.release_urls(release)["manifest"])
+        return Rendering(filename, content_type, body, is_json)
+    card = card or signed_card(release)
+    if filename == "card.json":
+        body = _json_bytes(card)
+    elif filename == "card.jsonld":
+        body = _json_bytes(croissant.build_croissant(release, card))
+    elif filename == "README.md":
+        body = huggingface.build_readme(release, card).encode()
+    else:
+        body = pdf.build_pdf(release, card)
+    return Rendering(filename, content_type, body, is_json)
+
+
 def renderings(release: Release) -> dict[str, Rendering]:
     card = signed_card(release)
-    links = native.release_urls(release)
-    items = [
-        Rendering("card.json", "application/json", _json_bytes(card), True),
-        Rendering(
-            "card.jsonld",
-            "application/ld+json",
-            _json_bytes(croissant.build_croissant(release, card)),
-            True,
-        ),
-        Rendering(
-            "README.md",
-            "text/markdown; charset=utf-8",
-            huggingface.build_readme(release, card).encode(),
-            False,
-        ),
-        Rendering("card.pdf", "application/pdf", pdf.build_pdf(release, card), False),
-        Rendering(
-            "rsl.xml",
-            "application/rsl+xml",
-            preferences.rsl_document(release, links["manifest"]),
-            False,
-        ),
-    ]
-    return {item.filename: item for item in items}
+    return {name: rendering(release, name, card) for name in RENDERINGS}
 
 
 def signed_bytes(rendering: Rendering) -> bytes:
@@ -103,11 +107,28 @@ def signatures(release: Release) -> dict[str, Any]:
     }
 
 
-def verify_rendering(filename: str, body: bytes, signature: dict[str, str]) -> bool:
-    """Check one downloaded rendering against its entry of the ``.sig`` document."""
+def _strict_json(body: bytes) -> Any:
+    """Parse JSON refusing duplicate keys (readers disagree on which one wins)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate key")
+        return dict(items)
+
+    return json.loads(body, object_pairs_hook=pairs)
+
+
+def verify_rendering(
+    filename: str, body: bytes, signature: dict[str, str], sha256: str | None = None
+) -> bool:
+    """Check one downloaded rendering against its entry of the ``.sig`` document: the
+    exact bytes' sha256 when given, and the signature (over JCS for JSON)."""
+    if sha256 is not None and hashlib.sha256(body).hexdigest() != sha256:
+        return False
     is_json = filename.endswith((".json", ".jsonld"))
     try:
-        data = signing.canonical(json.loads(body)) if is_json else body
+        data = signing.canonical(_strict_json(body)) if is_json else body
     except ValueError:
         return False
     return signing.verify_bytes(data, signature)

@@ -186,3 +186,69 @@ def test_verify_card_command(tmp_path, release):
     pdf_path.write_bytes(files["card.pdf"].body + b"\n")
     with pytest.raises(CommandError, match="INVALID"):
         call_command("verify_card", str(pdf_path), "--signatures", str(sig_path))
+
+
+def test_a_use_is_allowed_only_when_every_participant_consented_exactly(release):
+    release.card_figures["consent_coverage"]["likeness"] = 1.0  # as if 29,999 of 30,000
+    release.card_figures["consent_complete"]["likeness"] = False
+    assert preferences.c2pa_training_mining(release)["entries"]["cawg.ai_generative_training"] == {
+        "use": "notAllowed"
+    }
+    type(release).objects.filter(pk=release.pk).update(status="tainted")
+    release.refresh_from_db()
+    assert preferences.ietf_ai_preferences(release)["train-ai"] == "n"
+
+
+def test_editing_the_dataset_does_not_rewrite_a_published_card(release):
+    before = {name: item.body for name, item in renderings(release).items()}
+    type(release.dataset).objects.filter(pk=release.dataset_id).update(
+        name="Renamed", license_spdx="MIT", intended_purposes=["training"]
+    )
+    reloaded = type(release).objects.get(pk=release.pk)
+    after = {name: item.body for name, item in renderings(reloaded).items()}
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("ab2013", "first_used_in_training"), None),
+        (("ab2013", "collection_period", "first_recorded_at"), None),
+        (("ab2013", "collection_period", "last_recorded_at"), "yesterday"),
+        (("ab2013", "intellectual_property", "status"), None),
+    ],
+)
+def test_an_ab2013_item_set_to_nothing_fails_the_schema(release, path, value):
+    card = copy.deepcopy(signed_card(release))
+    target = card
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(card, SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+def test_a_changed_value_or_a_duplicate_key_in_a_json_card_fails_verification(release):
+    item = renderings(release)["card.jsonld"]
+    entry = signatures(release)["files"]["card.jsonld"]
+    document = json.loads(item.body)
+    document["distribution"][0]["sha256"] = "0" * 64
+    assert not verify_rendering("card.jsonld", json.dumps(document).encode(), entry["signature"])
+    card = renderings(release)["card.json"].body.decode()
+    duplicated = card.replace('"format":', '"format": "x", "format":', 1).encode()
+    sig = signatures(release)["files"]["card.json"]
+    assert not verify_rendering("card.json", duplicated, sig["signature"])
+    assert not verify_rendering("card.json", duplicated, sig["signature"], sig["sha256"])
+    assert verify_rendering("card.json", card.encode(), sig["signature"], sig["sha256"])
+
+
+@pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0%00"])
+def test_a_malformed_version_in_a_url_is_not_found(client, release, version):
+    response = client.get(f"/datasets/duplex-en-ja/{version}/card.json")
+    assert response.status_code == 404
+
+
+def test_the_pdf_downloads_under_the_name_its_signature_lists(client, release):
+    response = client.get(reverse("datasetcards:card-pdf", args=["duplex-en-ja", "1.0.0"]))
+    assert response["Content-Disposition"] == 'attachment; filename="card.pdf"'
+    assert "card.pdf" in signatures(release)["files"]

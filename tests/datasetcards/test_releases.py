@@ -3,6 +3,8 @@ independent SQL; nothing about a built release changes except its status."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -182,3 +184,110 @@ def test_a_speaker_sees_the_releases_their_recordings_are_in(client, corpus, rel
     assert html.count("Duplex conversations 1.0.0") == 2  # calls 1 and 3; not call 6
     detail = client.get(reverse("speakers:recording", args=[recordings[5].public_id]))
     assert "Duplex conversations" not in detail.content.decode()
+
+
+def test_only_recordings_that_existed_at_as_of_are_frozen(corpus, dataset):
+    from django.utils import timezone
+
+    from tests.consent.conftest import give
+    from tests.factories import RecordingFactory, SpeakerFactory
+
+    release = services.create_release(dataset=dataset, version="1.0.0", enqueue=False)
+    late = [SpeakerFactory(), SpeakerFactory()]
+    for speaker in late:
+        for purpose in ("recording", "training", "redistribution"):
+            give(speaker, purpose)
+    newcomer = RecordingFactory(speakers=late, recorded_at=timezone.now())
+    built = services.build_release(release_id=release.pk)
+    assert built.recording_count == 4
+    assert not ReleaseItem.objects.filter(release=built, recording=newcomer).exists()
+
+
+def test_a_build_interrupted_after_freezing_items_completes_on_retry(dataset, monkeypatch):
+    release = services.create_release(dataset=dataset, version="1.0.0", enqueue=False)
+
+    def crash(_release_id):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(services, "manifest_digest", crash)
+    with pytest.raises(RuntimeError):
+        services.build_release(release_id=release.pk)
+    release.refresh_from_db()
+    assert release.status == ReleaseStatus.BUILDING
+    assert ReleaseItem.objects.filter(release=release).count() == 8
+    monkeypatch.undo()
+    built = services.build_release(release_id=release.pk)
+    assert built.status == ReleaseStatus.CURRENT
+    assert ReleaseItem.objects.filter(release=release).count() == 8
+
+
+def test_a_built_release_takes_no_new_items_and_its_status_only_moves_forward(corpus, release):
+    _speakers, recordings = corpus
+    track = recordings[4].tracks.first()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ReleaseItem.objects.create(release=release, recording=recordings[4], track=track)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        type(release).objects.filter(pk=release.pk).update(public_id=uuid.uuid4())
+    with pytest.raises(DatabaseError), transaction.atomic():
+        type(release).objects.filter(pk=release.pk).update(status=ReleaseStatus.BUILDING)
+    type(release).objects.filter(pk=release.pk).update(status=ReleaseStatus.WITHDRAWN)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        type(release).objects.filter(pk=release.pk).update(status=ReleaseStatus.CURRENT)
+
+
+def test_ingested_recording_facts_and_audio_digest_never_change(corpus, release):
+    from registry.models import Recording
+    from registry.services import attach_recording_audio
+
+    _speakers, recordings = corpus
+    with pytest.raises(InvalidInput):
+        attach_recording_audio(
+            recording=recordings[0], audio_uri="s3://elsewhere/x.flac", audio_sha256="f" * 64
+        )
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Recording.objects.filter(pk=recordings[0].pk).update(duration_ms=1)
+    moved = attach_recording_audio(
+        recording=recordings[0],
+        audio_uri="s3://moved/x.flac",
+        audio_sha256=recordings[0].audio_sha256,
+    )
+    assert moved.audio_uri == "s3://moved/x.flac"  # the audio may move, never change
+    assert manifest_digest(release.pk) == (release.manifest_sha256, release.manifest_bytes)
+
+
+def test_a_release_stuck_building_is_failed_and_no_longer_blocks(dataset, time_machine):
+    from django.utils import timezone
+
+    stuck = services.create_release(dataset=dataset, version="1.0.0", enqueue=False)
+    time_machine.move_to(timezone.now() + services.BUILD_TIME_LIMIT + timezone.timedelta(minutes=1))
+    fresh = services.create_release(dataset=dataset, version="1.1.0", enqueue=False)
+    stuck.refresh_from_db()
+    assert stuck.status == ReleaseStatus.FAILED
+    assert fresh.status == ReleaseStatus.BUILDING
+
+
+def test_a_final_version_follows_its_prerelease(dataset):
+    services.create_release(dataset=dataset, version="1.0.0-rc.1", enqueue=False)
+    services.mark_release_failed(
+        release_id=dataset.releases.get().pk, error="test: let the next one build"
+    )
+    services.create_release(dataset=dataset, version="1.0.0", enqueue=False)
+    with pytest.raises(InvalidInput):
+        services.create_release(dataset=dataset, version="1.0.0-rc.2", enqueue=False)
+
+
+def test_a_dataset_with_nothing_eligible_fails_its_release(notices):
+    dataset = services.create_dataset(
+        slug="empty",
+        name="Empty",
+        description="d",
+        purpose_statement="p",
+        intended_purposes=["likeness"],
+        license_spdx="CC-BY-4.0",
+        phase_fit=["pre"],
+        owner="o",
+        redress_contact="r",
+        processing_description="none",
+    )
+    release = services.create_release(dataset=dataset, version="1.0.0", enqueue=False)
+    assert services.build_release(release_id=release.pk).status == ReleaseStatus.FAILED

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasetcards.cards.render import verify_card, verify_rendering
+from datasetcards.cards.render import _strict_json, verify_card, verify_rendering
 
 
 class Command(BaseCommand):
@@ -25,12 +25,12 @@ class Command(BaseCommand):
         try:
             body = path.read_bytes()
             if options["signatures"] is None:
-                valid = verify_card(json.loads(body))
+                valid = verify_card(_strict_json(body))
             else:
                 document = json.loads(options["signatures"].read_text())
                 name = options["name"] or path.name
                 entry = document["files"][name]
-                valid = verify_rendering(name, body, entry["signature"])
+                valid = verify_rendering(name, body, entry["signature"], entry.get("sha256"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CommandError(f"cannot read the card or its signatures: {exc}") from exc
         if not valid:

@@ -252,3 +252,12 @@ def test_the_pdf_downloads_under_the_name_its_signature_lists(client, release):
     response = client.get(reverse("datasetcards:card-pdf", args=["duplex-en-ja", "1.0.0"]))
     assert response["Content-Disposition"] == 'attachment; filename="card.pdf"'
     assert "card.pdf" in signatures(release)["files"]
+
+
+def test_staff_see_datasets_releases_and_licenses_read_only(admin_client, release):
+    for name in ("dataset", "release", "license"):
+        page = admin_client.get(reverse(f"admin:datasetcards_{name}_changelist"))
+        assert page.status_code == 200, name
+    detail = admin_client.get(reverse("admin:datasetcards_release_change", args=[release.pk]))
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()

@@ -85,7 +85,8 @@ def test_deleting_a_track_breaks_coverage_and_is_rejected_at_commit() -> None:
 
 
 def test_raising_the_channel_count_without_new_tracks_is_rejected_at_commit() -> None:
-    recording = RecordingFactory()
+    # Before ingestion (afterwards the recording's facts are fixed by another trigger).
+    recording = RecordingFactory(with_audio=False)
     _check_deferred_now()
     with pytest.raises(IntegrityError, match="has 3 channels but 2 tracks"), transaction.atomic():
         Recording.objects.filter(pk=recording.pk).update(channel_count=3)
@@ -144,3 +145,11 @@ def test_a_speaker_with_tracks_cannot_be_deleted() -> None:
     speaker = recording.tracks.first().speaker
     with pytest.raises(ProtectedError):
         speaker.delete()
+
+
+def test_an_ingested_recordings_channel_count_cannot_change_at_all() -> None:
+    from django.db import DatabaseError
+
+    recording = RecordingFactory()
+    with pytest.raises(DatabaseError, match="Cannot update rows"), transaction.atomic():
+        Recording.objects.filter(pk=recording.pk).update(channel_count=3)

@@ -272,32 +272,56 @@ def give(request: HttpRequest, purpose: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         status = 400
-        if form.is_valid() and card.evidence_method is not None:
-            notice = ConsentNotice.objects.filter(public_id=form.cleaned_data["notice"]).first()
-            try:
-                if notice is None:
-                    raise NotFound("no such notice")
-                renew = card.consent is not None and card.in_force and card.needs_reconsent
-                act = consent_services.renew_consent if renew else consent_services.give_consent
-                act(
-                    speaker=speaker,
-                    purpose=purpose,
-                    notice=notice,
-                    evidence=_evidence(
-                        request, card.evidence_method, form.cleaned_data.get("signed_name", "")
-                    ),
-                    actor=_actor(request, speaker),
-                )
-            except RegistryError as exc:
-                form.add_error(None, wording.error_message(exc))
-            else:
-                messages.success(
-                    request,
-                    _("You gave consent: %(purpose)s. Your signed receipt is in your history.")
-                    % {"purpose": wording.PURPOSE_TITLE[purpose]},
-                )
-                return redirect("speakers:dashboard")
+        if form.is_valid() and _act_from_form(
+            request,
+            form,
+            card=card,
+            speaker=speaker,
+            actor=_actor(request, speaker),
+            renew=card.consent is not None and card.in_force and card.needs_reconsent,
+        ):
+            messages.success(
+                request,
+                _("You gave consent: %(purpose)s. Your signed receipt is in your history.")
+                % {"purpose": wording.PURPOSE_TITLE[purpose]},
+            )
+            return redirect("speakers:dashboard")
     return render(request, "speakers/give.html", {"card": card, "form": form}, status=status)
+
+
+def _act_from_form(
+    request: HttpRequest,
+    form: forms.GiveConsentForm,
+    *,
+    card: selectors.ConsentCard,
+    speaker: Speaker,
+    actor: Actor,
+    renew: bool = False,
+    session: Any = None,
+) -> bool:
+    """Give (or renew) the card's purpose under the notice the (valid) form names; a
+    refusal becomes the form's error. The dashboard and the invitation page share it."""
+    if card.evidence_method is None:
+        return False
+    notice = ConsentNotice.objects.filter(public_id=form.cleaned_data["notice"]).first()
+    act = consent_services.renew_consent if renew else consent_services.give_consent
+    try:
+        if notice is None:
+            raise NotFound("no such notice")
+        act(
+            speaker=speaker,
+            purpose=card.purpose,
+            notice=notice,
+            evidence=_evidence(
+                request, card.evidence_method, form.cleaned_data.get("signed_name", "")
+            ),
+            actor=actor,
+            session=session,
+        )
+    except RegistryError as exc:
+        form.add_error(None, wording.error_message(exc))
+        return False
+    return True
 
 
 @speaker_required
@@ -704,30 +728,24 @@ def invitation_consent(
     speaker = participant.speaker
     card = selectors.consent_card(speaker=speaker, purpose=purpose, language=_ui_language())
     form = forms.GiveConsentForm(request.POST, written=card.written)
-    if form.is_valid() and card.evidence_method is not None:
-        notice = ConsentNotice.objects.filter(public_id=form.cleaned_data["notice"]).first()
-        try:
-            if notice is None:
-                raise NotFound("no such notice")
-            consent_services.give_consent(
-                speaker=speaker,
-                purpose=purpose,
-                notice=notice,
-                evidence=_evidence(
-                    request, card.evidence_method, form.cleaned_data.get("signed_name", "")
-                ),
-                actor=Actor.of_speaker(speaker),
-                session=participant.session,
-            )
-        except RegistryError as exc:
-            form.add_error(None, wording.error_message(exc))
-        else:
-            messages.success(
-                request,
-                _("Thank you. Your consent for this call is recorded: %(purpose)s.")
-                % {"purpose": wording.PURPOSE_TITLE[purpose]},
-            )
-            return redirect("speakers:invitation", token=token)
+    if (
+        form.is_valid()
+        and card.evidence_method is not None
+        and _act_from_form(
+            request,
+            form,
+            card=card,
+            speaker=speaker,
+            actor=Actor.of_speaker(speaker),
+            session=participant.session,
+        )
+    ):
+        messages.success(
+            request,
+            _("Thank you. Your consent for this call is recorded: %(purpose)s.")
+            % {"purpose": wording.PURPOSE_TITLE[purpose]},
+        )
+        return redirect("speakers:invitation", token=token)
     elif card.evidence_method is None:
         form.add_error(None, str(wording.ERROR_MESSAGE["evidence_not_allowed"]))
     if purpose != Purpose.RECORDING:

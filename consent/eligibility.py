@@ -295,3 +295,87 @@ def recording_usability(
                 own_consent_ok=any(ok for sid, ok, _ in rows if sid == speaker_id),
             )
     return result
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How many of a set of recordings are eligible for each purpose."""
+
+    total: int
+    covered: dict[str, int]
+
+    def share(self, purpose: str) -> float:
+        return round(self.covered[purpose] / self.total, 4) if self.total else 0.0
+
+    def complete(self, purpose: str) -> bool:
+        return self.total > 0 and self.covered[purpose] == self.total
+
+
+def coverage_of(recordings: QuerySet[Recording], *, at: datetime.datetime) -> Coverage:
+    """For every purpose at once: how many of ``recordings`` ``eligible_recordings``
+    would return at ``at``. The same rule in one pass instead of one anti-join per
+    purpose: each speaker's valid general consents are folded into one row (when
+    recording consent was given; which purposes are valid), session-scoped ones into
+    one row per speaker and recording, and every track is joined to both once, so a
+    release of millions of recordings is counted in a few hash joins.
+    ``tests/consent/test_corpus.py`` holds it equal to ``eligible_recordings``."""
+    from django.db import connection
+
+    ids_sql, ids_params = recordings.values("pk").query.sql_with_params()
+    purposes = [p for p in Purpose.values if p != Purpose.RECORDING]
+    folded = "".join(f", bool_or(c.purpose = %s) AS ok_{i}" for i in range(len(purposes)))
+    per_track = "".join(
+        f", coalesce(g.ok_{i}, false) OR coalesce(s.ok_{i}, false) AS ok_{i}"
+        for i in range(len(purposes))
+    )
+    per_recording = "".join(f", bool_and(ok_{i}) AS all_{i}" for i in range(len(purposes)))
+    counts = "".join(f", count(*) FILTER (WHERE usable AND all_{i})" for i in range(len(purposes)))
+    valid = f"""
+        SELECT c.speaker_id, c.recording_id,
+               min(c.given_at) FILTER (WHERE c.purpose = %s) AS recording_given_at{folded}
+          FROM {Consent._meta.db_table} c
+         WHERE c.state = ANY(%s) AND c.given_at <= %s
+           AND (c.expires_at IS NULL OR c.expires_at > %s)"""  # noqa: S608 - our table
+    sql = f"""
+        WITH general AS ({valid} AND c.session_id IS NULL GROUP BY c.speaker_id, c.recording_id
+        ), scoped AS ({valid} AND c.session_id IS NOT NULL GROUP BY c.speaker_id, c.recording_id
+        ), per_track AS (
+            SELECT t.recording_id, r.status = %s AS available,
+                   coalesce(g.recording_given_at <= r.recorded_at, false)
+                   OR coalesce(s.recording_given_at <= r.recorded_at, false) AS recording_ok
+                   {per_track}
+              FROM {Track._meta.db_table} t
+              JOIN {Recording._meta.db_table} r ON r.id = t.recording_id
+              LEFT JOIN general g ON g.speaker_id = t.speaker_id
+              LEFT JOIN scoped s
+                ON s.speaker_id = t.speaker_id AND s.recording_id = t.recording_id
+             WHERE t.recording_id IN ({ids_sql})
+        ), per_recording AS (
+            SELECT recording_id, bool_and(available AND recording_ok) AS usable {per_recording}
+              FROM per_track GROUP BY recording_id
+        )
+        SELECT (SELECT count(*) FROM ({ids_sql}) ids),
+               count(*) FILTER (WHERE usable) {counts}
+          FROM per_recording
+    """  # noqa: S608 - interpolated: our table names, compiled ORM SQL, generated columns
+    valid_params = [
+        str(Purpose.RECORDING),
+        *purposes,
+        [str(state) for state in VALID_STATES],
+        at,
+        at,
+    ]
+    params = [
+        *valid_params,
+        *valid_params,
+        str(RecordingStatus.AVAILABLE),
+        *ids_params,
+        *ids_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        total, usable, *covered = cursor.fetchone()
+    return Coverage(
+        total=total,
+        covered={str(Purpose.RECORDING): usable, **dict(zip(purposes, covered, strict=True))},
+    )

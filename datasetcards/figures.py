@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count, Max, Min, Q, Sum
 
 from compensation.models import RatePlan
-from consent.eligibility import eligible_recordings, valid_consents
+from consent.eligibility import coverage_of, valid_consents
 from consent.models import Consent, Purpose
 from datasetcards.models import Release, ReleaseItem
 from registry.models import Recording
@@ -78,7 +78,7 @@ def release_figures(release: Release) -> dict[str, Any]:
         speaker_ms=Sum("recording__duration_ms"),
     )
     n_recordings = totals["recordings"] or 0
-    coverage, complete = _coverage(release, recordings, n_recordings)
+    coverage, complete = _coverage(release, recordings)
     channels = {
         str(row["channel_count"]): row["n"]
         for row in recordings.values("channel_count").annotate(n=Count("id")).order_by()
@@ -137,21 +137,13 @@ def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _coverage(
-    release: Release, recordings: Any, total: int
-) -> tuple[dict[str, float], dict[str, bool]]:
+def _coverage(release: Release, recordings: Any) -> tuple[dict[str, float], dict[str, bool]]:
     """Share of the release's recordings every participant's consent covers, per
     purpose, at the release's ``as_of`` (its own purposes are 1.0 by construction), and
-    whether that share is exactly all of them."""
-    coverage, complete = {}, {}
-    for purpose in Purpose.values:
-        covered = (
-            eligible_recordings(purpose=purpose, at=release.as_of)
-            .filter(pk__in=recordings.values("pk"))
-            .count()
-        )
-        coverage[purpose] = round(covered / total, 4) if total else 0.0
-        complete[purpose] = total > 0 and covered == total
+    whether that share is exactly all of them. One pass over the release's tracks."""
+    counted = coverage_of(recordings, at=release.as_of)
+    coverage = {purpose: counted.share(purpose) for purpose in Purpose.values}
+    complete = {purpose: counted.complete(purpose) for purpose in Purpose.values}
     return coverage, complete
 
 

@@ -3,14 +3,17 @@ consent log verifies as one chain."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from consent import chain
 from consent.corpus import generate_corpus, jsonb_text
-from consent.eligibility import eligible_recordings, explain_eligibility
+from consent.eligibility import coverage_of, eligible_recordings, explain_eligibility
 from consent.models import Consent, ConsentEvent, Purpose
-from registry.models import Recording, Speaker, Track
+from registry.models import Recording, RecordingStatus, Speaker, Track
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +45,27 @@ def test_generated_consents_follow_the_product_rules() -> None:
     for recording in Recording.objects.all()[:40]:
         expected = training.filter(pk=recording.pk).exists()
         assert explain_eligibility(recording, Purpose.TRAINING).eligible == expected
+
+
+def test_one_pass_coverage_equals_the_selector_per_purpose() -> None:
+    generate_corpus(recordings=400, seed=5, hub_recordings=(40,))
+    Recording.objects.filter(pk__in=Recording.objects.order_by("pk").values("pk")[:7]).update(
+        status=RecordingStatus.QUARANTINED
+    )
+    subset = Recording.objects.filter(pk__in=Recording.objects.order_by("-pk").values("pk")[:250])
+    moments = [timezone.now(), timezone.now() - datetime.timedelta(days=200)]
+    for recordings in (Recording.objects.all(), subset):
+        for at in moments:
+            coverage = coverage_of(recordings, at=at)
+            assert coverage.total == recordings.count()
+            for purpose in Purpose.values:
+                expected = eligible_recordings(purpose=purpose, at=at).filter(
+                    pk__in=recordings.values("pk")
+                )
+                assert coverage.covered[purpose] == expected.count(), (purpose, at)
+    # Not a vacuous equality: some recordings are covered and some are not.
+    coverage = coverage_of(Recording.objects.all(), at=moments[0])
+    assert 0 < coverage.covered[Purpose.TRAINING] < coverage.total
 
 
 def test_a_second_load_extends_the_same_chain() -> None:

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent import services
-from consent.eligibility import eligible_recordings, explain_eligibility
+from consent.eligibility import coverage_of, eligible_recordings, explain_eligibility
 from consent.errors import ConsentAlreadyGiven, ConsentIsValid, ConsentNotRenewable
 from consent.models import Purpose
+from registry.models import Recording
 from tests.consent.conftest import give, refuse, renew, withdraw
 from tests.factories import RecordingFactory, SpeakerFactory
 
@@ -144,6 +145,11 @@ def test_eligibility_matches_the_rules(
         eligible_recordings(purpose=Purpose.RECORDING, at=at).filter(pk=recording.pk).exists()
         == expected_recording
     )
+    # The one-pass counter used for dataset cards obeys the same rules.
+    coverage = coverage_of(Recording.objects.filter(pk=recording.pk), at=at)
+    assert coverage.total == 1
+    assert coverage.covered[purpose] == int(expected)
+    assert coverage.covered[Purpose.RECORDING] == int(expected_recording)
 
 
 @settings(

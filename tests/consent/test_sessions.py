@@ -11,7 +11,7 @@ from django.core import signing
 from django.utils import timezone
 
 from consent import services
-from consent.eligibility import eligible_recordings
+from consent.eligibility import coverage_of, eligible_recordings
 from consent.errors import (
     InvitationExpired,
     InvitationInvalid,
@@ -120,6 +120,14 @@ def test_session_scoped_consent_covers_that_recording_only(notices) -> None:
     eligible = set(eligible_recordings(purpose=Purpose.TRAINING).values_list("pk", flat=True))
     assert recording.pk in eligible
     assert other.pk not in eligible
+    # The one-pass counter applies the same session scope.
+    both = Recording.objects.filter(pk__in=[recording.pk, other.pk])
+    coverage = coverage_of(both, at=timezone.now())
+    assert coverage.total == 2
+    assert coverage.covered[Purpose.TRAINING] == coverage.covered[Purpose.RECORDING] == 1
+    assert coverage.covered[Purpose.BIOMETRIC] == 0
+    assert not coverage.complete(Purpose.TRAINING)
+    assert coverage.share(Purpose.TRAINING) == 0.5
 
 
 def test_recording_consent_for_a_started_session_is_refused(notices) -> None:

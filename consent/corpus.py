@@ -276,7 +276,16 @@ def generate_corpus(
         track0 = _reserve("registry_track", 2 * recordings)
         stats.tracks = _copy(
             "registry_track",
-            ["id", "public_id", "recording_id", "channel", "speaker_id", "created_at"],
+            [
+                "id",
+                "public_id",
+                "recording_id",
+                "channel",
+                "speaker_id",
+                "audio_name",
+                "audio_sha256",
+                "created_at",
+            ],
             (
                 (
                     track0 + 2 * r + c,
@@ -284,6 +293,8 @@ def generate_corpus(
                     recording0 + r,
                     c,
                     speaker0 + pairs[r][c],
+                    "",  # the corpus has no per-channel audio objects
+                    "",
                     now,
                 )
                 for r in range(recordings)

@@ -201,6 +201,10 @@ class Release(models.Model):
     recording_count = models.PositiveBigIntegerField(default=0)
     track_count = models.PositiveBigIntegerField(default=0)
     card_figures = models.JSONField(default=dict, blank=True)
+    # Models a licensee declared it trained on this release: withdrawals reach them.
+    derived_models = models.ManyToManyField(
+        "registry.DerivedModel", related_name="training_releases", blank=True
+    )
     build_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent.")
     build_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -299,11 +303,18 @@ class ReleaseErratum(models.Model):
     """Appended to a release when withdrawals reach it (written by propagation): which
     recordings and tracks to drop, and why. Ids only, never personal data."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="errata")
+    # The propagation target that wrote it: a redelivered task finds it and stops.
+    source_key = models.UUIDField(null=True, blank=True, unique=True)
     reason = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=16, blank=True, default="")
+    effective_at = models.DateTimeField(null=True, blank=True)
     recording_ids = ArrayField(models.UUIDField())
     track_ids = ArrayField(models.UUIDField())
     created_at = models.DateTimeField(auto_now_add=True)
+    # Ed25519 over the canonical JSON of ``statement()`` (kid names the key).
+    signature = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["release_id", "created_at", "id"]
@@ -315,6 +326,18 @@ class ReleaseErratum(models.Model):
 
     def __str__(self) -> str:
         return f"erratum {self.pk} of {self.release_id}"
+
+    def statement(self) -> dict[str, object]:
+        """What the signature covers: ids and times only."""
+        return {
+            "erratum": str(self.public_id),
+            "release": str(self.release.public_id),
+            "reason": self.reason,
+            "purpose": self.purpose,
+            "effective_at": self.effective_at.isoformat() if self.effective_at else None,
+            "recording_ids": sorted(str(i) for i in self.recording_ids),
+            "track_ids": sorted(str(i) for i in self.track_ids),
+        }
 
 
 class License(models.Model):

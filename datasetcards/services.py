@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,21 @@ from datasetcards.models import (
     Dataset,
     License,
     Release,
+    ReleaseErratum,
     ReleaseItem,
     ReleaseStatus,
     TrainingPhase,
 )
+from registry import signing
 from registry.errors import DuplicateRecord, InvalidInput, RegistryError
-from registry.models import JURISDICTION_RE, LANGUAGE_RE, Licensee, Track, WithdrawalAction
+from registry.models import (
+    JURISDICTION_RE,
+    LANGUAGE_RE,
+    DerivedModel,
+    Licensee,
+    Track,
+    WithdrawalAction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -315,3 +325,75 @@ def grant_license(
         )
         license_.releases.set(releases)
         return license_
+
+
+def taint_release(
+    *,
+    release_id: int,
+    source_key: uuid.UUID,
+    reason: str,
+    purpose: str,
+    effective_at: datetime.datetime,
+    recording_ids: list[uuid.UUID],
+) -> ReleaseErratum:
+    """Append a signed erratum naming the recordings (and all their tracks) to drop,
+    and mark the release tainted unless it is withdrawn. Idempotent per ``source_key``:
+    a redelivered propagation task gets the erratum it already wrote."""
+    with transaction.atomic():
+        release = Release.objects.select_for_update().get(pk=release_id)
+        existing = ReleaseErratum.objects.filter(source_key=source_key).first()
+        if existing is not None:
+            return existing
+        in_release = ReleaseItem.objects.filter(
+            release=release, recording__public_id__in=recording_ids
+        )
+        recordings = sorted(
+            {str(r) for r in in_release.values_list("recording__public_id", flat=True)}
+        )
+        tracks = sorted({str(t) for t in in_release.values_list("track__public_id", flat=True)})
+        erratum = ReleaseErratum(
+            release=release,
+            source_key=source_key,
+            reason=reason[:200],
+            purpose=purpose,
+            effective_at=effective_at,
+            recording_ids=recordings,
+            track_ids=tracks,
+        )
+        erratum.signature = signing.sign(erratum.statement())
+        erratum.save()
+        if release.status in (ReleaseStatus.CURRENT, ReleaseStatus.SUPERSEDED):
+            release.status = ReleaseStatus.TAINTED
+            release.status_changed_at = timezone.now()
+            release.save(update_fields=["status", "status_changed_at"])
+    return erratum
+
+
+def verify_erratum(erratum: ReleaseErratum) -> bool:
+    """True when the erratum's signature covers exactly its statement."""
+    return signing.verify(erratum.statement(), erratum.signature)
+
+
+def record_model_training(*, model: DerivedModel, releases: list[Release]) -> DerivedModel:
+    """Declare that a licensee's model was trained on ``releases`` (each licensed to
+    that licensee), so every later withdrawal from them reaches the model."""
+    if not releases:
+        raise InvalidInput("at least one release", field="releases")
+    licensed = set(
+        Release.objects.filter(
+            pk__in=[r.pk for r in releases], licenses__licensee_id=model.licensee_id
+        ).values_list("pk", flat=True)
+    )
+    if licensed != {r.pk for r in releases}:
+        raise InvalidInput(
+            "a model can only be declared on releases licensed to its licensee", field="releases"
+        )
+    with transaction.atomic(durable=True):
+        Release.derived_models.through.objects.bulk_create(
+            [
+                Release.derived_models.through(release_id=r.pk, derivedmodel_id=model.pk)
+                for r in releases
+            ],
+            ignore_conflicts=True,
+        )
+    return model

@@ -30,4 +30,5 @@ urlpatterns = [
     path(release + "card.pdf", views.card_pdf, name="card-pdf"),
     path(release + "card.sig", views.card_sig, name="card-sig"),
     path(release + "rsl.xml", views.rsl, name="rsl"),
+    path(release + "errata.json", views.errata_json, name="errata"),
 ]

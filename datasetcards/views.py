@@ -87,3 +87,20 @@ def rsl(request: HttpRequest, release: Release) -> HttpResponse:
 @published
 def card_sig(request: HttpRequest, release: Release) -> HttpResponse:
     return JsonResponse(cards.signatures(release), json_dumps_params={"indent": 2})
+
+
+@published
+def errata_json(request: HttpRequest, release: Release) -> HttpResponse:
+    """The release's signed errata: recording and track ids to drop (no personal data).
+    Each ``signature`` covers the canonical JSON (RFC 8785) of its ``statement``."""
+    errata = release.errata.select_related("release").order_by("created_at", "id")
+    return JsonResponse(
+        {
+            "release": str(release.public_id),
+            "errata": [
+                {"statement": erratum.statement(), "signature": erratum.signature}
+                for erratum in errata
+            ],
+        },
+        json_dumps_params={"indent": 2},
+    )

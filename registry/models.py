@@ -283,6 +283,11 @@ class Track(models.Model):
     recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="tracks")
     channel = models.PositiveSmallIntegerField()
     speaker = models.ForeignKey(Speaker, on_delete=models.PROTECT, related_name="tracks")
+    # This channel's audio alone, in the "audio" storage: a withdrawal of recording
+    # consent or an erasure destroys this speaker's object and keeps the partner's.
+    audio_name = models.CharField(max_length=512, blank=True, default="")
+    audio_sha256 = models.CharField("audio SHA-256", max_length=64, blank=True, default="")
+    audio_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -293,6 +298,18 @@ class Track(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["recording", "speaker"], name="track_speaker_once_per_recording"
+            ),
+            models.CheckConstraint(
+                condition=Q(audio_sha256="") | Q(audio_sha256__regex=SHA256_RE),
+                name="track_audio_sha256_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(audio_name="") | Q(audio_sha256__regex=SHA256_RE),
+                name="track_audio_has_digest",
+            ),
+            models.CheckConstraint(
+                condition=Q(audio_deleted_at__isnull=True) | Q(audio_name=""),
+                name="track_deleted_audio_has_no_name",
             ),
         ]
         indexes = [models.Index(fields=["speaker", "recording"], name="track_speaker_idx")]
@@ -379,6 +396,14 @@ class WithdrawalAction(models.TextChoices):
     NONE = "none", "No action (contract does not require one)"
 
 
+class DerivedModelStatus(models.TextChoices):
+    ACTIVE = "active", "In use, no withdrawal outstanding"
+    FLAGGED = "flagged", "Trained on withdrawn data"
+    RETRAINED = "retrained", "Retrained without the withdrawn data"
+    FILTERED = "filtered", "Outputs filtered for the withdrawn voices"
+    RETIRED = "retired", "No longer in use"
+
+
 class DerivedModel(models.Model):
     """A model a licensee trained on releases; withdrawals are carried to it per contract."""
 
@@ -390,6 +415,17 @@ class DerivedModel(models.Model):
     withdrawal_action = models.CharField(max_length=16, choices=WithdrawalAction.choices)
     contract_reference = models.CharField(max_length=200, blank=True, default="")
     trained_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=DerivedModelStatus.choices, default=DerivedModelStatus.ACTIVE
+    )
+    # Set by propagation when a release it was trained on loses a speaker's consent.
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    required_action = models.CharField(
+        max_length=16, choices=WithdrawalAction.choices, blank=True, default=""
+    )
+    withdrawals_pending = models.PositiveIntegerField(
+        default=0, help_text="Withdrawals carried to this model since it was last cleared."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -399,10 +435,64 @@ class DerivedModel(models.Model):
                 fields=["licensee", "name", "version"], name="derived_model_unique_version"
             ),
             one_of("withdrawal_action", WithdrawalAction, "derived_model_action_known"),
+            one_of("status", DerivedModelStatus, "derived_model_status_known"),
+            models.CheckConstraint(
+                condition=~Q(status="flagged") | Q(flagged_at__isnull=False),
+                name="derived_model_flag_is_dated",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+class VoiceprintTemplate(models.Model):
+    """A speaker's biometric template (voiceprint), kept in the "audio" storage. BIPA
+    740 ILCS 14/15(a): destroyed when its purpose is met or 3 years after the last
+    interaction, whichever is first, and at once when biometric consent is withdrawn.
+    The row outlives the template as the record of its destruction (digest only)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    speaker = models.ForeignKey(Speaker, on_delete=models.PROTECT, related_name="voiceprints")
+    storage_name = models.CharField(max_length=512, blank=True, default="")
+    template_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    last_interaction_at = models.DateTimeField()
+    purpose_met_at = models.DateTimeField(null=True, blank=True)
+    retention_until = models.DateTimeField()
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    destruction_reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["speaker_id", "created_at"]
+        indexes = [
+            models.Index(
+                fields=["retention_until"],
+                condition=Q(destroyed_at__isnull=True),
+                name="voiceprint_due_idx",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(template_sha256__regex=SHA256_RE), name="voiceprint_sha256_hex"
+            ),
+            models.CheckConstraint(
+                condition=(Q(destroyed_at__isnull=True) & ~Q(storage_name=""))
+                | (Q(destroyed_at__isnull=False) & Q(storage_name="") & ~Q(destruction_reason="")),
+                name="voiceprint_destroyed_has_no_object",
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="voiceprint_not_deleted", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="voiceprint_destruction_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition("OLD.destroyed_at IS NOT NULL"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Voiceprint {self.public_id}"
 
 
 class WorkerHeartbeat(models.Model):

@@ -4,10 +4,13 @@ returns what it created; callers get a ``registry.errors`` exception on bad inpu
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +26,7 @@ from registry.models import (
     AgeVerificationMethod,
     Campaign,
     DerivedModel,
+    DerivedModelStatus,
     Licensee,
     Recording,
     RecordingStatus,
@@ -304,6 +308,58 @@ def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256
         locked.status = RecordingStatus.AVAILABLE
         locked.save(update_fields=["audio_uri", "audio_sha256", "status", "updated_at"])
     return locked
+
+
+def audio_storage() -> Storage:
+    """Where track audio and voiceprint templates live (settings.STORAGES["audio"])."""
+    return storages["audio"]
+
+
+def store_track_audio(*, track: Track, content: bytes) -> Track:
+    """Store one channel's audio on its own, named by ids (no personal data), with its
+    SHA-256. Once stored it is never replaced: deletion is propagation's and final."""
+    if not content:
+        raise InvalidInput("audio content is empty", field="content")
+    digest = hashlib.sha256(content).hexdigest()
+    with transaction.atomic(durable=True):
+        locked = Track.objects.select_for_update().select_related("recording").get(pk=track.pk)
+        if locked.audio_deleted_at is not None:
+            raise InvalidInput("this track's audio was destroyed; it cannot return", field="track")
+        if locked.audio_name:
+            if locked.audio_sha256 != digest:
+                raise InvalidInput(
+                    "this track's audio was stored with another digest", field="content"
+                )
+            return locked
+        name = f"tracks/{locked.recording.public_id}/{locked.channel}-{locked.public_id}.audio"
+        storage = audio_storage()
+        # Committed only if the row is: an object without its row is swept by nobody,
+        # so write it first and remove it again if the transaction fails.
+        stored_name = storage.save(name, ContentFile(content))
+        try:
+            locked.audio_name = stored_name
+            locked.audio_sha256 = digest
+            locked.save(update_fields=["audio_name", "audio_sha256"])
+        except Exception:
+            storage.delete(stored_name)
+            raise
+    return locked
+
+
+def flag_derived_model(*, model_id: int, action: str, at: datetime.datetime) -> DerivedModel:
+    """Mark a model as trained on withdrawn data with the action its contract requires
+    (idempotency is the caller's: propagation flags once per delivered target)."""
+    if action not in WithdrawalAction.values:
+        raise InvalidInput(f"unknown action {action!r}", field="action")
+    with transaction.atomic():
+        model = DerivedModel.objects.select_for_update().get(pk=model_id)
+        if model.status != DerivedModelStatus.RETIRED:
+            model.status = DerivedModelStatus.FLAGGED
+        model.flagged_at = model.flagged_at or at
+        model.required_action = action
+        model.withdrawals_pending += 1
+        model.save(update_fields=["status", "flagged_at", "required_action", "withdrawals_pending"])
+    return model
 
 
 def register_campaign(*, slug: str, name: str) -> Campaign:

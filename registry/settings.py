@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "datasetcards.apps.DatasetCardsConfig",
     "compensation.apps.CompensationConfig",
     "speakers.apps.SpeakersConfig",
+    "propagation.apps.PropagationConfig",
     "django_ratelimit",
 ]
 
@@ -222,6 +223,15 @@ STORAGES = {
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
+}
+# Track audio and voiceprint templates: local files by default; any django-storages
+# backend in production (e.g. AUDIO_STORAGE_BACKEND=storages.backends.s3.S3Storage
+# with AUDIO_STORAGE_OPTIONS='{"bucket_name": "…"}'). Propagation deletes through it.
+STORAGES["audio"] = {
+    "BACKEND": env.str(
+        "AUDIO_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+    ),
+    "OPTIONS": env.json("AUDIO_STORAGE_OPTIONS", default={"location": str(LOCAL_DIR / "audio")}),
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -350,6 +360,38 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=86400.0),
     },
 }
+# --- Withdrawal propagation (see propagation/services.py) ------------------------------
+PROPAGATION_MAX_ATTEMPTS = env.int("PROPAGATION_MAX_ATTEMPTS", default=8)
+PROPAGATION_RETRY_BASE_SECONDS = env.float("PROPAGATION_RETRY_BASE_SECONDS", default=30.0)
+PROPAGATION_RETRY_CAP_SECONDS = env.float("PROPAGATION_RETRY_CAP_SECONDS", default=6 * 3600.0)
+# A claim older than this is presumed abandoned (its worker died and the message is lost).
+PROPAGATION_LEASE_SECONDS = env.float("PROPAGATION_LEASE_SECONDS", default=600.0)
+# The sweep re-queues a due target only if nothing was queued for it this long.
+PROPAGATION_REDISPATCH_SECONDS = env.float("PROPAGATION_REDISPATCH_SECONDS", default=300.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Notices carry no personal data, but production still sends them only over TLS.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=not PRODUCTION)
+# Days a model owner has to confirm it retrained or filtered (licenses set their own).
+DERIVED_MODEL_ACK_DAYS = env.int("DERIVED_MODEL_ACK_DAYS", default=30)
+# Biometric templates without a jurisdiction rule are kept at most this long after the
+# last interaction (BIPA's 3 years, the strictest rule we know).
+VOICEPRINT_RETENTION_DAYS = env.int("VOICEPRINT_RETENTION_DAYS", default=1095)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "propagation-sweep": {
+            "task": "propagation.tasks.sweep",
+            "schedule": env.float("PROPAGATION_SWEEP_SECONDS", default=60.0),
+        },
+        "propagation-overdue-acks": {
+            "task": "propagation.tasks.flag_overdue_acknowledgements",
+            "schedule": env.float("OVERDUE_ACK_CHECK_SECONDS", default=3600.0),
+        },
+        "voiceprint-retention": {
+            "task": "propagation.tasks.destroy_due_voiceprints",
+            "schedule": env.float("VOICEPRINT_RETENTION_SECONDS", default=3600.0),
+        },
+    }
+)
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(LOCAL_DIR / "celerybeat-schedule")
 )

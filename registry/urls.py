@@ -14,5 +14,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("speakers.urls")),
     path("", include("datasetcards.urls")),
+    path("", include("propagation.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -10,6 +10,7 @@ an outbox row for withdrawals and expiries, all in one transaction.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -53,6 +54,7 @@ from consent.services.checks import (
     check_purpose,
     evidence_digest,
 )
+from consent.signals import outbox_written
 from registry import pii
 from registry.models import Speaker
 
@@ -158,7 +160,7 @@ def _append(
         current.save(update_fields=list(values))
         consent = current
     if action in (ConsentAction.WITHDRAW, ConsentAction.EXPIRE):
-        ConsentOutbox.objects.create(
+        announce(
             event=event,
             kind=OutboxKind.WITHDRAWAL if action == ConsentAction.WITHDRAW else OutboxKind.EXPIRY,
             payload={
@@ -170,6 +172,14 @@ def _append(
             },
         )
     return consent
+
+
+def announce(**fields: Any) -> ConsentOutbox:
+    """Write an outbox row and tell the apps above (propagation plans it in this
+    same transaction)."""
+    row = ConsentOutbox.objects.create(**fields)
+    outbox_written.send(sender=ConsentOutbox, row=row)
+    return row
 
 
 def _check_session(

@@ -8,12 +8,11 @@ from django.utils import timezone
 from consent.models import (
     VALID_STATES,
     Consent,
-    ConsentOutbox,
     ErasureRequest,
     ErasureStatus,
     OutboxKind,
 )
-from consent.services.acts import _lock_speaker, withdraw_row
+from consent.services.acts import _lock_speaker, announce, withdraw_row
 from consent.services.checks import Actor, Evidence, check_actor, check_evidence_shape
 from registry.models import Speaker
 
@@ -51,7 +50,7 @@ def request_erasure(*, speaker: Speaker, evidence: Evidence, actor: Actor) -> Er
             evidence_method=evidence.method,
             requested_at=at,
         )
-        ConsentOutbox.objects.create(
+        announce(
             erasure_request=erasure,
             kind=OutboxKind.ERASURE,
             payload={

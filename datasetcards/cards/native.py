@@ -46,6 +46,7 @@ def release_urls(release: Release) -> dict[str, str]:
         "pdf": url(reverse("datasetcards:card-pdf", args=args)),
         "signatures": url(reverse("datasetcards:card-sig", args=args)),
         "rsl": url(reverse("datasetcards:rsl", args=args)),
+        "errata": url(reverse("datasetcards:errata", args=args)),
         "manifest": url(f"/api/v1/releases/{release.public_id}/manifest"),
         "withdrawal_feed": url("/api/v1/feed/withdrawals"),
     }
@@ -90,10 +91,15 @@ def build_card(release: Release) -> dict[str, Any]:
             "errata_count": len(errata),
             "errata": [
                 {
+                    "id": str(e.public_id),
                     "reason": e.reason,
+                    "purpose": e.purpose,
+                    "effective_at": e.effective_at.isoformat() if e.effective_at else None,
                     "created_at": e.created_at.isoformat(),
                     "recordings": len(e.recording_ids),
                     "tracks": len(e.track_ids),
+                    # Verifies against statement() as served at links.errata.
+                    "signature": e.signature,
                 }
                 for e in errata
             ],

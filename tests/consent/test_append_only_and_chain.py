@@ -169,6 +169,13 @@ def test_a_deleted_row_is_found(notices) -> None:
 def test_removing_the_newest_events_is_found_through_the_head(notices) -> None:
     events = _events(2)
     # Detach what points at the newest event first, as someone covering tracks would.
+    outbox = "SELECT id FROM consent_consentoutbox WHERE event_id = %s"
+    plans = f"SELECT id FROM propagation_propagation WHERE outbox_id IN ({outbox})"
+    _raw(
+        f"DELETE FROM propagation_propagationtarget WHERE propagation_id IN ({plans})",
+        [events[3].pk],
+    )
+    _raw(f"DELETE FROM propagation_propagation WHERE outbox_id IN ({outbox})", [events[3].pk])
     _raw("DELETE FROM consent_consentoutbox WHERE event_id = %s", [events[3].pk])
     _raw("UPDATE consent_consent SET last_event_id = %s", [events[2].pk])
     _delete_event(4)

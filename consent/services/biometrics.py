@@ -1,0 +1,99 @@
+"""Voiceprint templates: enrolled only under valid biometric consent, kept no longer
+than the rules allow (BIPA 740 ILCS 14/15(a): until the purpose is met or 3 years after
+the speaker's last interaction, whichever is first). Destruction is propagation's."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from consent.errors import ConsentError
+from consent.models import Consent, Purpose
+from consent.rules import requirements_for
+from registry.errors import InvalidInput
+from registry.models import Speaker, VoiceprintTemplate
+from registry.services import audio_storage
+
+
+class BiometricConsentMissing(ConsentError):
+    code = "biometric_consent_missing"
+    status = 409
+
+
+def _retention_days(speaker: Speaker, at: datetime.datetime) -> int:
+    rule = requirements_for(jurisdiction=speaker.jurisdiction, purpose=Purpose.BIOMETRIC, at=at)
+    days = settings.VOICEPRINT_RETENTION_DAYS
+    return min(days, rule.retention_days) if rule.retention_days else days
+
+
+def _retention_until(
+    speaker: Speaker, last_interaction: datetime.datetime, purpose_met: datetime.datetime | None
+) -> datetime.datetime:
+    until = last_interaction + datetime.timedelta(days=_retention_days(speaker, last_interaction))
+    return min(until, purpose_met) if purpose_met else until
+
+
+def enroll_voiceprint(*, speaker: Speaker, template: bytes) -> VoiceprintTemplate:
+    """Store a biometric template for a speaker whose biometric consent is in force."""
+    if not template:
+        raise InvalidInput("template is empty", field="template")
+    now = timezone.now()
+    consent = Consent.objects.filter(
+        speaker=speaker, purpose=Purpose.BIOMETRIC, session__isnull=True
+    ).first()
+    if consent is None or not consent.in_force_at(now):
+        raise BiometricConsentMissing("the speaker's biometric consent is not in force")
+    with transaction.atomic(durable=True):
+        row = VoiceprintTemplate(
+            speaker=speaker,
+            template_sha256=hashlib.sha256(template).hexdigest(),
+            created_at=now,
+            last_interaction_at=now,
+            retention_until=_retention_until(speaker, now, None),
+        )
+        row.storage_name = audio_storage().save(
+            f"voiceprints/{row.public_id}.bin", ContentFile(template)
+        )
+        try:
+            row.save()
+        except Exception:
+            audio_storage().delete(row.storage_name)
+            raise
+    return row
+
+
+def record_voiceprint_interaction(
+    *, template: VoiceprintTemplate, at: datetime.datetime | None = None
+) -> VoiceprintTemplate:
+    """The speaker used the template (e.g. a verification): the 3 years restart."""
+    at = at or timezone.now()
+    with transaction.atomic(durable=True):
+        locked = VoiceprintTemplate.objects.select_for_update().get(pk=template.pk)
+        if locked.destroyed_at is not None:
+            raise InvalidInput("this template was destroyed", field="template")
+        locked.last_interaction_at = max(locked.last_interaction_at, at)
+        locked.retention_until = _retention_until(
+            locked.speaker, locked.last_interaction_at, locked.purpose_met_at
+        )
+        locked.save(update_fields=["last_interaction_at", "retention_until"])
+    return locked
+
+
+def mark_voiceprint_purpose_met(
+    *, template: VoiceprintTemplate, at: datetime.datetime | None = None
+) -> VoiceprintTemplate:
+    """The purpose the template was collected for is satisfied: it is due now."""
+    at = at or timezone.now()
+    with transaction.atomic(durable=True):
+        locked = VoiceprintTemplate.objects.select_for_update().get(pk=template.pk)
+        if locked.destroyed_at is not None:
+            raise InvalidInput("this template was destroyed", field="template")
+        locked.purpose_met_at = at
+        locked.retention_until = min(locked.retention_until, at)
+        locked.save(update_fields=["purpose_met_at", "retention_until"])
+    return locked

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class PropagationConfig(AppConfig):
+    name = "propagation"
+    verbose_name = "Withdrawal propagation"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from consent.models import ConsentOutbox
+        from consent.signals import outbox_written
+        from propagation.services import on_outbox_written
+
+        # Strong reference, fixed uid: planning is part of every withdrawal.
+        outbox_written.connect(
+            on_outbox_written, sender=ConsentOutbox, weak=False, dispatch_uid="propagation-plan"
+        )

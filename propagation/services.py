@@ -1,0 +1,760 @@
+"""Delivery of propagation targets: relay, claims, handlers, retries, acknowledgements.
+
+Nothing is lost:
+  - the plan commits with the consent event (``planning.plan`` runs inside it);
+  - after commit a kick publishes it; if the broker is down the kick only logs, and the
+    beat sweep publishes every outbox row still unpublished, then re-dispatches every
+    target that is due and was not dispatched recently;
+  - a task claims its target with a conditional UPDATE (row count checked), so two
+    deliveries of one message never both act; a message redelivered after its worker
+    died takes its own claim back (same task id), anyone else waits out the lease;
+  - every handler is idempotent (an erratum per target key, a tombstone per track, a
+    flag stamped once), and every attempt leaves a ``DeliveryAttempt`` row;
+  - failures retry with exponential backoff and jitter up to ``PROPAGATION_MAX_ATTEMPTS``,
+    then the target is dead and waits for staff (``retry_targets``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+import json
+import logging
+import random
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from consent.models import (
+    ConsentOutbox,
+    ConsentSignature,
+    ErasureRequest,
+    ErasureStatus,
+    OutboxKind,
+)
+from datasetcards import services as datasets
+from datasetcards.models import ReleaseItem
+from propagation import planning, webhooks
+from propagation.models import (
+    INTERNAL_KINDS,
+    REACHED_STATUSES,
+    AttemptOutcome,
+    AudioTombstone,
+    DeliveryAttempt,
+    Propagation,
+    PropagationStatus,
+    PropagationTarget,
+    TargetKind,
+    TargetStatus,
+    WebhookEndpoint,
+)
+from registry import pii
+from registry.errors import InvalidInput, NotFound
+from registry.models import Licensee, Speaker, Track, VoiceprintTemplate
+from registry.services import audio_storage, flag_derived_model
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "propagation.tasks.deliver_target"
+_T = TypeVar("_T")
+
+
+class DeliveryFailed(Exception):
+    """The target could not be reached this time (retried with backoff)."""
+
+    def __init__(self, error: str, *, status_code: int | None = None) -> None:
+        super().__init__(error)
+        self.error = error[:500]
+        self.status_code = status_code
+
+
+# --- planning hook and publication ---------------------------------------------------
+
+
+def on_outbox_written(*, row: ConsentOutbox, **_: Any) -> None:
+    """Receiver of ``consent.signals.outbox_written``: plan in the event's transaction,
+    publish after it commits."""
+    propagation = planning.plan(row)
+    transaction.on_commit(lambda: kick(outbox_ids=[row.pk]), robust=True)
+    logger.info("propagation %s planned", propagation.public_id)
+
+
+def kick(*, outbox_ids: list[int] | None = None) -> int:
+    """Publish now if the broker is there; if not, the sweep will. Never raises: the
+    speaker's withdrawal is already committed and acknowledged."""
+    try:
+        return publish(outbox_ids=outbox_ids)
+    except Exception as exc:  # broker down, connection refused, timeouts…
+        logger.warning("publishing deferred to the sweep (%s)", type(exc).__name__)
+        return 0
+
+
+def _send(target_ids: Iterable[int], *, countdown: float | None = None) -> int:
+    """Queue delivery tasks; raises if the broker refuses (callers roll back)."""
+    sent = 0
+    for target_id in target_ids:
+        current_app.send_task(
+            DELIVER_TASK,
+            args=[target_id],
+            countdown=countdown,
+            retry=False,  # fail fast: the sweep retries publication, not the request
+        )
+        sent += 1
+    return sent
+
+
+def publish(*, outbox_ids: list[int] | None = None, limit: int = 200) -> int:
+    """Send the pending targets of unpublished outbox rows to the queue and mark the
+    rows published, in one transaction: if the broker fails half-way nothing is marked
+    and the sweep sends them all again (claims make the duplicates harmless)."""
+    sent = 0
+    with transaction.atomic():
+        rows = ConsentOutbox.objects.select_for_update(skip_locked=True).filter(
+            published_at__isnull=True
+        )
+        if outbox_ids is not None:
+            rows = rows.filter(pk__in=outbox_ids)
+        batch = list(rows.select_related("event", "erasure_request").order_by("id")[:limit])
+        if not batch:
+            return 0
+        for row in batch:
+            planning.plan(row)  # rows written before propagation existed get one now
+        now = timezone.now()
+        due = PropagationTarget.objects.filter(
+            propagation__outbox__in=batch, status=TargetStatus.PENDING
+        )
+        ids = list(due.values_list("pk", flat=True))
+        sent = _send(ids)
+        PropagationTarget.objects.filter(pk__in=ids).update(dispatched_at=now)
+        ConsentOutbox.objects.filter(pk__in=[row.pk for row in batch]).update(published_at=now)
+    return sent
+
+
+def sweep(*, now: datetime.datetime | None = None) -> int:
+    """Beat's safety net: publish what no kick published, re-dispatch targets that are
+    due and not recently dispatched, and reclaim claims whose lease ran out."""
+    while publish():
+        pass
+    now = now or timezone.now()
+    lease = datetime.timedelta(seconds=settings.PROPAGATION_LEASE_SECONDS)
+    quiet = datetime.timedelta(seconds=settings.PROPAGATION_REDISPATCH_SECONDS)
+    due = PropagationTarget.objects.filter(
+        Q(status__in=[TargetStatus.PENDING, TargetStatus.FAILED], next_attempt_at__lte=now)
+        & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - quiet))
+        | Q(status=TargetStatus.IN_PROGRESS, claimed_at__lt=now - lease)
+    ).filter(propagation__outbox__published_at__isnull=False)
+    ids = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:5000])
+    if ids:
+        with transaction.atomic():
+            PropagationTarget.objects.filter(pk__in=ids).update(dispatched_at=now)
+            _send(ids)
+        logger.info("sweep re-dispatched %d targets", len(ids))
+    return len(ids)
+
+
+# --- one delivery ---------------------------------------------------------------------
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with full jitter in its upper half: base·2^(n-1), capped."""
+    ceiling = min(
+        settings.PROPAGATION_RETRY_CAP_SECONDS,
+        settings.PROPAGATION_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1),
+    )
+    return float(random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # skipped | delivered | acknowledged | failed | dead | waiting
+    retry_in: float | None = None
+
+
+def claim(*, target_id: int, token: str, now: datetime.datetime) -> bool:
+    """Take the target for this task message, or report that someone else holds it or
+    it is done. A conditional UPDATE: exactly one claimant wins."""
+    lease = datetime.timedelta(seconds=settings.PROPAGATION_LEASE_SECONDS)
+    claimable = (
+        Q(status__in=[TargetStatus.PENDING, TargetStatus.FAILED], next_attempt_at__lte=now)
+        | Q(status=TargetStatus.IN_PROGRESS, claim_token=token)
+        | Q(status=TargetStatus.IN_PROGRESS, claimed_at__lt=now - lease)
+    )
+    claimed = (
+        PropagationTarget.objects.filter(pk=target_id)
+        .filter(claimable)
+        .update(
+            status=TargetStatus.IN_PROGRESS,
+            claim_token=token,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    return claimed == 1
+
+
+def deliver(*, target_id: int, token: str, worker: str = "") -> Outcome:
+    """Claim one target and carry the withdrawal to it (idempotent)."""
+    started = timezone.now()
+    if not claim(target_id=target_id, token=token, now=started):
+        return Outcome("skipped")
+    target = PropagationTarget.objects.select_related(
+        "propagation", "release", "license", "derived_model", "track", "voiceprint"
+    ).get(pk=target_id)
+    clock = datetime.datetime.now(datetime.UTC)
+    status_code: int | None = None
+    try:
+        status_code = HANDLERS[TargetKind(target.kind)](target)
+    except DeliveryFailed as exc:
+        return _failed(target, token, started, clock, exc.error, exc.status_code, worker)
+    except Exception as exc:
+        # A bug or an outage of our own storage: retried like any failure; the
+        # exception text may hold data, so only its class is kept.
+        logger.exception("target %s failed unexpectedly", target.idempotency_key)
+        return _failed(target, token, started, clock, type(exc).__name__, None, worker)
+    return _succeeded(target, token, started, clock, status_code, worker)
+
+
+def _latency_ms(clock: datetime.datetime) -> int:
+    return max(0, round((datetime.datetime.now(datetime.UTC) - clock).total_seconds() * 1000))
+
+
+def _succeeded(
+    target: PropagationTarget,
+    token: str,
+    started: datetime.datetime,
+    clock: datetime.datetime,
+    status_code: int | None,
+    worker: str,
+) -> Outcome:
+    now = timezone.now()
+    internal = target.kind in INTERNAL_KINDS
+    values: dict[str, Any] = {
+        "status": TargetStatus.ACKNOWLEDGED if internal else TargetStatus.DELIVERED,
+        "delivered_at": now,
+        "last_error": "",
+        "claim_token": "",
+    }
+    if internal:
+        values["acknowledged_at"] = now
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            target=target,
+            number=target.attempts,
+            started_at=started,
+            latency_ms=_latency_ms(clock),
+            outcome=AttemptOutcome.DELIVERED,
+            status_code=status_code,
+            worker=worker[:200],
+        )
+        # Only while we still hold the claim (a lease thief may have finished it).
+        PropagationTarget.objects.filter(
+            pk=target.pk, status=TargetStatus.IN_PROGRESS, claim_token=token
+        ).update(**values)
+        _complete_if_done(target.propagation_id, now=now)
+    return Outcome(values["status"])
+
+
+def _failed(
+    target: PropagationTarget,
+    token: str,
+    started: datetime.datetime,
+    clock: datetime.datetime,
+    error: str,
+    status_code: int | None,
+    worker: str,
+) -> Outcome:
+    now = timezone.now()
+    dead = target.attempts >= settings.PROPAGATION_MAX_ATTEMPTS
+    retry_in = None if dead else backoff_seconds(target.attempts)
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            target=target,
+            number=target.attempts,
+            started_at=started,
+            latency_ms=_latency_ms(clock),
+            outcome=AttemptOutcome.FAILED,
+            status_code=status_code,
+            error=error[:500],
+            worker=worker[:200],
+        )
+        PropagationTarget.objects.filter(
+            pk=target.pk, status=TargetStatus.IN_PROGRESS, claim_token=token
+        ).update(
+            status=TargetStatus.DEAD if dead else TargetStatus.FAILED,
+            last_error=error[:500],
+            claim_token="",
+            next_attempt_at=None if dead else now + datetime.timedelta(seconds=retry_in or 0),
+            died_at=now if dead else None,
+            dispatched_at=now,
+        )
+    if dead:
+        logger.error(
+            "target %s dead after %d attempts (%s)", target.idempotency_key, target.attempts, error
+        )
+    return Outcome(TargetStatus.DEAD if dead else TargetStatus.FAILED, retry_in)
+
+
+def _complete_if_done(propagation_id: int, *, now: datetime.datetime) -> None:
+    open_targets = PropagationTarget.objects.filter(propagation_id=propagation_id).exclude(
+        status=TargetStatus.ACKNOWLEDGED
+    )
+    if not open_targets.exists():
+        Propagation.objects.filter(pk=propagation_id, status=PropagationStatus.OPEN).update(
+            status=PropagationStatus.COMPLETED, completed_at=now
+        )
+    propagation = Propagation.objects.get(pk=propagation_id)
+    _complete_erasure_if_done(propagation.speaker_id, now=now)
+
+
+def _complete_erasure_if_done(speaker_id: int, *, now: datetime.datetime) -> None:
+    """An erasure is complete once the personal data is gone and every target of every
+    propagation of the speaker has been reached (licensees may acknowledge later)."""
+    erasure = (
+        ErasureRequest.objects.select_for_update()
+        .filter(speaker_id=speaker_id)
+        .exclude(status=ErasureStatus.COMPLETED)
+        .first()
+    )
+    if erasure is None:
+        return
+    targets = PropagationTarget.objects.filter(propagation__speaker_id=speaker_id)
+    if targets.exclude(status__in=REACHED_STATUSES).exists():
+        if erasure.status == ErasureStatus.RECEIVED:
+            erasure.status = ErasureStatus.IN_PROGRESS
+            erasure.save(update_fields=["status"])
+        return
+    if not targets.filter(kind=TargetKind.PERSONAL_DATA).exists():
+        return  # the erasure's own plan is not written yet
+    erasure.status = ErasureStatus.COMPLETED
+    erasure.completed_at = now
+    erasure.save(update_fields=["status", "completed_at"])
+
+
+def _need(value: _T | None) -> _T:
+    """A target's object of its kind (a check constraint guarantees it is there)."""
+    if value is None:
+        raise DeliveryFailed("target has no object of its kind")
+    return value
+
+
+# --- handlers: each idempotent, each returns the HTTP status it got (if any) ----------
+
+
+def _withdrawn_recordings(propagation: Propagation) -> QuerySet[Track]:
+    tracks = Track.objects.filter(speaker_id=propagation.speaker_id)
+    if propagation.session is not None:
+        # A consent for one session reaches that session's recording only (none yet:
+        # nothing recorded, nothing to reach).
+        tracks = tracks.filter(recording_id=propagation.session.recording_id or 0)
+    return tracks
+
+
+def _reason(propagation: Propagation) -> str:
+    if propagation.kind == OutboxKind.ERASURE:
+        return "erasure requested by a speaker"
+    cause = "expiry" if propagation.kind == OutboxKind.EXPIRY else "withdrawal"
+    return f"{cause} of {propagation.purpose} consent by a speaker"
+
+
+def _taint_release(target: PropagationTarget) -> None:
+    propagation = target.propagation
+    recording_ids = list(
+        _withdrawn_recordings(propagation).values_list("recording__public_id", flat=True)
+    )
+    datasets.taint_release(
+        release_id=_need(target.release_id),
+        source_key=target.idempotency_key,
+        reason=_reason(propagation),
+        purpose=propagation.purpose,
+        effective_at=propagation.effective_at,
+        recording_ids=recording_ids,
+    )
+
+
+def _delete_object(name: str) -> None:
+    """Delete through the storage API, then prove the object is gone."""
+    storage = audio_storage()
+    storage.delete(name)
+    if storage.exists(name):
+        raise DeliveryFailed("object still present after delete")
+
+
+def _delete_audio(target: PropagationTarget) -> None:
+    track = _need(target.track)
+    if track.audio_name:
+        _delete_object(track.audio_name)
+    with transaction.atomic():
+        locked = Track.objects.select_for_update().get(pk=track.pk)
+        if locked.audio_name:
+            AudioTombstone.objects.create(
+                track=locked,
+                target=target,
+                storage_name=locked.audio_name,
+                audio_sha256=locked.audio_sha256,
+                deleted_at=timezone.now(),
+                verified_absent=True,
+                reason=_reason(target.propagation),
+            )
+            locked.audio_name = ""
+            locked.audio_deleted_at = timezone.now()
+            locked.save(update_fields=["audio_name", "audio_deleted_at"])
+
+
+def destroy_voiceprint(*, template_id: int, reason: str) -> bool:
+    """Delete a biometric template from storage, verify, and record its destruction.
+    Returns False when it was already destroyed."""
+    template = VoiceprintTemplate.objects.get(pk=template_id)
+    if template.destroyed_at is not None:
+        return False
+    _delete_object(template.storage_name)
+    with transaction.atomic():
+        locked = VoiceprintTemplate.objects.select_for_update().get(pk=template_id)
+        if locked.destroyed_at is not None:
+            return False
+        locked.storage_name = ""
+        locked.destroyed_at = timezone.now()
+        locked.destruction_reason = reason[:200]
+        locked.save(update_fields=["storage_name", "destroyed_at", "destruction_reason"])
+    return True
+
+
+def _destroy_voiceprint(target: PropagationTarget) -> None:
+    destroy_voiceprint(template_id=_need(target.voiceprint_id), reason=_reason(target.propagation))
+
+
+def _erase_personal_data(target: PropagationTarget) -> None:
+    """Blank every personal datum of the speaker; keep the row and its public id, which
+    the consent events, receipts and tombstones point at."""
+    now = timezone.now()
+    with transaction.atomic():
+        speaker = Speaker.objects.select_for_update().get(pk=target.propagation.speaker_id)
+        if speaker.erased_at is None:
+            speaker.name = speaker.email = speaker.email_blind_index = speaker.phone = None
+            speaker.date_of_birth = None
+            speaker.erased_at = now
+            speaker.save(
+                update_fields=[
+                    "name",
+                    "email",
+                    "email_blind_index",
+                    "phone",
+                    "date_of_birth",
+                    "erased_at",
+                    "updated_at",
+                ]
+            )
+        ConsentSignature.objects.filter(event__speaker=speaker, signed_name__isnull=False).update(
+            signed_name=None
+        )
+        # The sign-in account never held personal data; it must not open any more.
+        for user in get_user_model().objects.filter(speaker_account__speaker=speaker):
+            user.is_active = False
+            user.set_unusable_password()
+            user.save(update_fields=["is_active", "password"])
+
+
+def ack_token(target: PropagationTarget) -> str:
+    """The one-time token a licensee returns to acknowledge a notice (derived from the
+    target's key under the blind-index key, so it is never stored)."""
+    return pii.keyed_digest("propagation-ack", str(target.idempotency_key))
+
+
+def _public(path: str) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def ack_due_at(target: PropagationTarget) -> datetime.datetime | None:
+    days = target.license.ack_deadline_days if target.license is not None else None
+    if target.kind == TargetKind.DERIVED_MODEL:
+        days = settings.DERIVED_MODEL_ACK_DAYS
+    if days is None:
+        return None
+    return target.propagation.created_at + datetime.timedelta(days=days)
+
+
+def notice_body(target: PropagationTarget) -> dict[str, Any]:
+    """The notice as sent: ids, purpose and times only, identical on every attempt."""
+    propagation = target.propagation
+    releases = PropagationTarget.objects.filter(
+        propagation=propagation, kind=TargetKind.RELEASE
+    ).select_related("release", "release__dataset")
+    if target.kind == TargetKind.LICENSE:
+        releases = releases.filter(release__licenses=target.license)
+    else:
+        releases = releases.filter(release__derived_models=target.derived_model)
+    recordings = _withdrawn_recordings(propagation).values("recording_id")
+    listed = []
+    for release_target in releases.order_by("release__public_id"):
+        release = _need(release_target.release)
+        items = list(
+            ReleaseItem.objects.filter(release=release, recording_id__in=recordings).values_list(
+                "recording__public_id", "track__public_id"
+            )
+        )
+        listed.append(
+            {
+                "release": str(release.public_id),
+                "dataset": release.dataset.slug,
+                "version": release.version,
+                "recording_ids": sorted({str(r) for r, _ in items}),
+                "track_ids": sorted({str(t) for _, t in items}),
+            }
+        )
+    due = ack_due_at(target)
+    body: dict[str, Any] = {
+        "type": "withdrawal.notice",
+        "id": str(target.idempotency_key),
+        "propagation": str(propagation.public_id),
+        "cause": propagation.kind,
+        "purpose": propagation.purpose or None,
+        "effective_at": propagation.effective_at.isoformat(),
+        "releases": listed,
+        "acknowledge": {
+            "url": _public(reverse("propagation:acknowledge", args=[str(target.idempotency_key)])),
+            "token": ack_token(target),
+            "due_at": due.isoformat() if due else None,
+        },
+    }
+    if target.kind == TargetKind.LICENSE:
+        license_ = _need(target.license)
+        body["license"] = str(license_.public_id)
+        body["derived_model_action"] = license_.derived_model_action
+    else:
+        model = _need(target.derived_model)
+        body["derived_model"] = {
+            "id": str(model.public_id),
+            "name": model.name,
+            "version": model.version,
+            "required_action": model.withdrawal_action,
+        }
+    return body
+
+
+def _notify(target: PropagationTarget, licensee_id: int, contact_email: str) -> int | None:
+    body = json.dumps(notice_body(target), sort_keys=True, separators=(",", ":")).encode()
+    endpoint = WebhookEndpoint.objects.filter(licensee_id=licensee_id, is_active=True).first()
+    if endpoint is None:
+        # No endpoint registered: the notice goes to the licensee's role address.
+        try:
+            send_mail(
+                subject="Withdrawal notice " + str(target.idempotency_key),
+                message=body.decode(),
+                from_email=None,
+                recipient_list=[contact_email],
+            )
+        except OSError as exc:
+            raise DeliveryFailed(f"email: {type(exc).__name__}") from None
+        return None
+    response = webhooks.post(
+        url=endpoint.url,
+        body=body,
+        idempotency_key=str(target.idempotency_key),
+        secrets=endpoint_secrets(endpoint),
+    )
+    if not response.delivered:
+        raise DeliveryFailed(response.error, status_code=response.status_code)
+    return response.status_code
+
+
+def endpoint_secrets(
+    endpoint: WebhookEndpoint, *, now: datetime.datetime | None = None
+) -> list[str]:
+    """The secrets that sign a notice now: the current one, and the previous one
+    until its grace period ends."""
+    now = now or timezone.now()
+    secrets = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at is not None
+        and endpoint.previous_secret_expires_at > now
+    ):
+        secrets.append(endpoint.previous_secret)
+    return secrets
+
+
+def _notify_licensee(target: PropagationTarget) -> int | None:
+    license_ = _need(target.license)
+    _stamp_due(target)
+    return _notify(target, license_.licensee_id, license_.licensee.contact_email)
+
+
+def _notify_model_owner(target: PropagationTarget) -> int | None:
+    model = _need(target.derived_model)
+    with transaction.atomic():
+        locked = PropagationTarget.objects.select_for_update().get(pk=target.pk)
+        if locked.applied_at is None:
+            flag_derived_model(model_id=model.pk, action=model.withdrawal_action, at=timezone.now())
+            locked.applied_at = timezone.now()
+            locked.save(update_fields=["applied_at"])
+    _stamp_due(target)
+    return _notify(target, model.licensee_id, model.licensee.contact_email)
+
+
+def _stamp_due(target: PropagationTarget) -> None:
+    PropagationTarget.objects.filter(pk=target.pk, ack_due_at__isnull=True).update(
+        ack_due_at=ack_due_at(target)
+    )
+
+
+HANDLERS: dict[TargetKind, Callable[[PropagationTarget], int | None]] = {
+    TargetKind.RELEASE: _taint_release,
+    TargetKind.LICENSE: _notify_licensee,
+    TargetKind.DERIVED_MODEL: _notify_model_owner,
+    TargetKind.AUDIO: _delete_audio,
+    TargetKind.VOICEPRINT: _destroy_voiceprint,
+    TargetKind.PERSONAL_DATA: _erase_personal_data,
+}
+
+
+# --- licensee acknowledgement, staff retry, schedules -----------------------------------
+
+
+def acknowledge(*, key: uuid.UUID, token: str) -> PropagationTarget:
+    """A licensee (or a model owner) confirms it acted on a notice. Idempotent. An
+    unknown key and a wrong token look the same (404), so keys cannot be probed."""
+    target = (
+        PropagationTarget.objects.filter(
+            idempotency_key=key, kind__in=[TargetKind.LICENSE, TargetKind.DERIVED_MODEL]
+        )
+        .select_related("propagation")
+        .first()
+    )
+    if target is None or not hmac.compare_digest(ack_token(target), str(token or "")):
+        raise NotFound("no such notice")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = PropagationTarget.objects.select_for_update().get(pk=target.pk)
+        if locked.status == TargetStatus.ACKNOWLEDGED:
+            return locked
+        locked.status = TargetStatus.ACKNOWLEDGED
+        locked.acknowledged_at = now
+        locked.delivered_at = locked.delivered_at or now
+        locked.claim_token = ""
+        locked.save(update_fields=["status", "acknowledged_at", "delivered_at", "claim_token"])
+        _complete_if_done(locked.propagation_id, now=now)
+    return locked
+
+
+def retry_targets(*, target_ids: Iterable[int]) -> int:
+    """Staff action: put failed or dead targets back in the queue with a fresh budget
+    of attempts; the attempt log keeps the history."""
+    ids = list(target_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        chosen = list(
+            PropagationTarget.objects.select_for_update()
+            .filter(pk__in=ids, status__in=[TargetStatus.FAILED, TargetStatus.DEAD])
+            .values_list("pk", flat=True)
+        )
+        if not chosen:
+            return 0
+        PropagationTarget.objects.filter(pk__in=chosen).update(
+            status=TargetStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            died_at=None,
+            claim_token="",
+            dispatched_at=now,
+        )
+        transaction.on_commit(lambda: _send_quietly(chosen), robust=True)
+    return len(chosen)
+
+
+def _send_quietly(ids: list[int]) -> None:
+    try:
+        _send(ids)
+    except Exception as exc:
+        logger.warning("retry queued for the sweep (%s)", type(exc).__name__)
+
+
+def flag_overdue_acknowledgements(*, now: datetime.datetime | None = None) -> int:
+    """Mark notices delivered but not acknowledged by their deadline (once each)."""
+    now = now or timezone.now()
+    flagged = PropagationTarget.objects.filter(
+        status=TargetStatus.DELIVERED, ack_due_at__lt=now, ack_overdue_at__isnull=True
+    ).update(ack_overdue_at=now)
+    if flagged:
+        logger.warning("%d withdrawal notices are overdue for acknowledgement", flagged)
+    return flagged
+
+
+def destroy_due_voiceprints(*, now: datetime.datetime | None = None) -> int:
+    """BIPA retention: destroy every template whose purpose is met or whose retention
+    (3 years after the last interaction, per the rules) has run out — and no other."""
+    now = now or timezone.now()
+    due = VoiceprintTemplate.objects.filter(destroyed_at__isnull=True).filter(
+        Q(retention_until__lte=now) | Q(purpose_met_at__lte=now)
+    )
+    destroyed = 0
+    for template in due.only("pk", "purpose_met_at", "retention_until"):
+        purpose_met = template.purpose_met_at is not None and template.purpose_met_at <= now
+        reason = (
+            "purpose met (BIPA 740 ILCS 14/15(a))"
+            if purpose_met
+            else "retention period ended (BIPA 740 ILCS 14/15(a))"
+        )
+        destroyed += destroy_voiceprint(template_id=template.pk, reason=reason)
+    return destroyed
+
+
+# --- webhook endpoints ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    endpoint: WebhookEndpoint
+    secret: str  # shown once; stored encrypted for signing
+
+
+def _check_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urllib.parse.urlsplit(url)
+    allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
+    if parts.scheme not in allowed or not parts.hostname:
+        raise InvalidInput(f"url must be an absolute {' or '.join(allowed)} URL", field="url")
+    if parts.username or parts.password:
+        raise InvalidInput("url must not carry credentials", field="url")
+    return url
+
+
+def register_webhook(*, licensee: Licensee, url: str) -> IssuedSecret:
+    """Register (or replace) the licensee's endpoint; returns its new secret once."""
+    url = _check_url(url)
+    secret = webhooks.new_secret()
+    with transaction.atomic(durable=True):
+        WebhookEndpoint.objects.select_for_update().filter(
+            licensee=licensee, is_active=True
+        ).update(is_active=False)
+        endpoint = WebhookEndpoint.objects.create(licensee=licensee, url=url, secret=secret)
+    return IssuedSecret(endpoint, secret)
+
+
+def rotate_webhook_secret(
+    *, endpoint: WebhookEndpoint, grace: datetime.timedelta = datetime.timedelta(hours=24)
+) -> IssuedSecret:
+    """A new secret signs from now on; the old one also signs until ``grace`` ends."""
+    if not datetime.timedelta(0) <= grace <= datetime.timedelta(days=7):
+        raise InvalidInput("grace must be between 0 and 7 days", field="grace")
+    secret = webhooks.new_secret()
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk, is_active=True)
+        locked.previous_secret = locked.secret
+        locked.previous_secret_expires_at = now + grace
+        locked.secret = secret
+        locked.rotated_at = now
+        locked.save(
+            update_fields=["previous_secret", "previous_secret_expires_at", "secret", "rotated_at"]
+        )
+    return IssuedSecret(locked, secret)

@@ -1,0 +1,54 @@
+"""The acknowledgement a licensee (or model owner) posts back for a withdrawal notice.
+
+Authenticated by the one-time token carried in the signed notice itself, so a licensee
+can acknowledge from the same code that received the webhook."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from propagation import services
+from registry.errors import NotFound
+
+MAX_BODY = 4096
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+@csrf_exempt  # machine-to-machine, authenticated by the notice's token, no cookies
+@require_POST
+def acknowledge_notice(request: HttpRequest, key: uuid.UUID) -> JsonResponse:
+    if len(request.body) > MAX_BODY:
+        return _problem(413, "body_too_large", "Body too large", f"at most {MAX_BODY} bytes")
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _problem(400, "invalid_json", "Invalid JSON", "the body must be a JSON object")
+    token = payload.get("token") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token:
+        return _problem(
+            400, "invalid_input", "Invalid input", "'token' (string) from the notice is required"
+        )
+    try:
+        target = services.acknowledge(key=key, token=token)
+    except NotFound:
+        return _problem(404, "not_found", "Not found", "no such notice, or the token is wrong")
+    acknowledged_at = target.acknowledged_at.isoformat() if target.acknowledged_at else None
+    return JsonResponse(
+        {
+            "id": str(target.idempotency_key),
+            "status": target.status,
+            "acknowledged_at": acknowledged_at,
+        }
+    )

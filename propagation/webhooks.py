@@ -1,0 +1,103 @@
+"""Signed webhook notices to licensees.
+
+Every notice is a JSON POST with
+  - ``Idempotency-Key``: the target's key, the same on every retry and redelivery;
+  - ``Registry-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>]``: HMAC-SHA256 under
+    the endpoint's secret of ``"<t>." + body``; during a secret rotation one ``v1`` per
+    valid secret (new first).
+A receiver recomputes the HMAC with its secret, compares in constant time, and rejects
+a ``t`` more than ``WEBHOOK_TOLERANCE_SECONDS`` (default 300) from its clock, so a
+captured request cannot be replayed later; within the window, the Idempotency-Key
+makes a replay harmless. ``verify_signature`` is the reference implementation.
+"""
+
+from __future__ import annotations
+
+import hmac as stdlib_hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+from django.conf import settings
+
+SIGNATURE_HEADER = "Registry-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+USER_AGENT = "voice-consent-registry-webhooks/1"
+
+
+def new_secret() -> str:
+    """A fresh endpoint secret (shown to the licensee once)."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _mac(secret: str, timestamp: int, body: bytes) -> str:
+    mac = crypto_hmac.HMAC(secret.encode(), hashes.SHA256())
+    mac.update(f"{timestamp}.".encode() + body)
+    return mac.finalize().hex()
+
+
+def signature_header(*, body: bytes, secrets: list[str], timestamp: int | None = None) -> str:
+    """The ``Registry-Signature`` value of ``body`` under each of ``secrets``."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return ",".join([f"t={timestamp}", *(f"v1={_mac(s, timestamp, body)}" for s in secrets)])
+
+
+def verify_signature(
+    *, header: str, body: bytes, secret: str, now: float | None = None, tolerance: int = 300
+) -> bool:
+    """True when ``header`` carries a valid ``v1`` of ``body`` under ``secret`` and its
+    timestamp is within ``tolerance`` seconds of ``now``."""
+    timestamp, candidates = None, []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = _mac(secret, timestamp, body)
+    return any(stdlib_hmac.compare_digest(expected, c) for c in candidates)
+
+
+@dataclass(frozen=True)
+class Response:
+    status_code: int | None
+    latency_ms: int
+    error: str
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(*, url: str, body: bytes, idempotency_key: str, secrets: list[str]) -> Response:
+    """POST one notice. Never raises for network or HTTP errors: the outcome (status
+    code or error class, latency) is returned for the delivery log. Redirects are not
+    followed: a notice goes to the registered URL or fails."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        IDEMPOTENCY_HEADER: idempotency_key,
+        SIGNATURE_HEADER: signature_header(body=body, secrets=secrets),
+    }
+    started = time.perf_counter()
+    try:
+        with httpx.Client(
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
+        ) as client:
+            reply = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        # The exception text can echo the URL; its class is enough to act on.
+        return Response(None, _elapsed_ms(started), type(exc).__name__)
+    error = "" if 200 <= reply.status_code < 300 else f"HTTP {reply.status_code}"
+    return Response(reply.status_code, _elapsed_ms(started), error)
+
+
+def _elapsed_ms(started: float) -> int:
+    return max(0, round((time.perf_counter() - started) * 1000))

@@ -120,7 +120,7 @@ def publish(*, outbox_ids: list[int] | None = None, limit: int = 200) -> int:
     and the sweep sends them all again (claims make the duplicates harmless)."""
     sent = 0
     with transaction.atomic():
-        rows = ConsentOutbox.objects.select_for_update(skip_locked=True).filter(
+        rows = ConsentOutbox.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             published_at__isnull=True
         )
         if outbox_ids is not None:

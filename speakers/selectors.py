@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from compensation.models import LedgerEntry
@@ -35,6 +35,7 @@ from consent.rules import Requirements, requirements_for
 from consent.selectors import current_notice, needs_reconsent
 from datasetcards.models import ReleaseItem
 from datasetcards.selectors import PUBLISHED
+from propagation.selectors import Progress, progress_by_outbox
 from registry.errors import NotFound
 from registry.models import Recording, Speaker, Track
 from speakers.models import SpeakerAccount
@@ -262,21 +263,59 @@ def get_recording_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> Rec
 class WithdrawalStatus:
     event: ConsentEvent
     published_at: datetime.datetime | None
+    progress: Progress
 
 
 def withdrawal_statuses(*, speaker: Speaker) -> list[WithdrawalStatus]:
-    """The speaker's withdrawals and expiries and how far propagation has taken them."""
-    rows = (
+    """The speaker's withdrawals and expiries and how far propagation has taken them
+    ("reached 12 of 14")."""
+    rows = list(
         ConsentOutbox.objects.filter(event__speaker=speaker)
         .exclude(kind=OutboxKind.ERASURE)
         .select_related("event", "event__session")
         .order_by("-event__seq")
     )
+    progress = progress_by_outbox(row.pk for row in rows)
     return [
-        WithdrawalStatus(event=row.event, published_at=row.published_at)
+        WithdrawalStatus(
+            event=row.event,
+            published_at=row.published_at,
+            progress=progress.get(row.pk, Progress()),
+        )
         for row in rows
         if row.event is not None
     ]
+
+
+@dataclass(frozen=True)
+class ErasureProgress:
+    request: ErasureRequest
+    published_at: datetime.datetime | None
+    progress: Progress  # every target of every propagation the erasure caused
+
+
+def erasure_statuses(*, speaker: Speaker) -> list[ErasureProgress]:
+    """The speaker's erasure requests with the progress of everything they set off: the
+    erasure's own plan (audio, voiceprints, personal data) and the withdrawals it made."""
+    requests = list(erasure_requests(speaker=speaker))
+    statuses = []
+    for request in requests:
+        outbox_ids = list(
+            ConsentOutbox.objects.filter(
+                Q(erasure_request=request)
+                | Q(event__speaker=speaker, event__recorded_at=request.requested_at)
+            ).values_list("pk", flat=True)
+        )
+        parts = progress_by_outbox(outbox_ids).values()
+        combined = Progress(
+            total=sum(p.total for p in parts),
+            reached=sum(p.reached for p in parts),
+            acknowledged=sum(p.acknowledged for p in parts),
+            failing=sum(p.failing for p in parts),
+        )
+        own = ConsentOutbox.objects.filter(erasure_request=request).first()
+        statuses.append(ErasureProgress(request, own.published_at if own else None, combined))
+    return statuses
 
 
 def erasure_requests(*, speaker: Speaker) -> QuerySet[ErasureRequest]:

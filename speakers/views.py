@@ -511,7 +511,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "speakers/data.html",
-        {"erasures": selectors.erasure_requests(speaker=speaker), "form": forms.ErasureForm()},
+        {"erasures": selectors.erasure_statuses(speaker=speaker), "form": forms.ErasureForm()},
     )
 
 

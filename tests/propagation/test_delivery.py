@@ -7,17 +7,25 @@ import datetime
 import json
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
 from consent import services as consent
-from consent.models import ConsentSignature, ErasureRequest, ErasureStatus, OutboxKind
+from consent.models import (
+    ConsentOutbox,
+    ConsentSignature,
+    ErasureRequest,
+    ErasureStatus,
+    OutboxKind,
+)
 from datasetcards.cards.native import build_card
 from datasetcards.models import ReleaseErratum, ReleaseStatus
 from datasetcards.services import verify_erratum
 from propagation import services as propagation
 from propagation import webhooks
 from propagation.models import (
+    REACHED_STATUSES,
     AttemptOutcome,
     AudioTombstone,
     DeliveryAttempt,
@@ -379,3 +387,131 @@ def test_a_propagation_completes_when_every_target_is_acknowledged(world: World,
     row.refresh_from_db()
     assert row.status == PropagationStatus.COMPLETED
     assert row.completed_at is not None
+
+
+def _recorder(sent: list[int]):
+    """Stands in for the broker: records what would be queued."""
+
+    def send(ids, **_) -> int:
+        sent.extend(ids)
+        return len(sent)
+
+    return send
+
+
+def test_publish_sends_the_pending_targets_once_and_marks_the_rows(
+    world: World, monkeypatch
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(propagation, "_send", _recorder(sent))
+    withdraw(world.a, "training")
+    assert propagation.publish() == 3
+    assert sorted(sent) == sorted(PropagationTarget.objects.values_list("pk", flat=True))
+    assert not ConsentOutbox.objects.filter(published_at__isnull=True).exists()
+    assert propagation.publish() == 0  # nothing left to publish
+
+
+def test_publish_plans_outbox_rows_written_without_a_plan(world: World, monkeypatch) -> None:
+    monkeypatch.setattr(propagation, "_send", lambda ids, **_: len(list(ids)))
+    withdraw(world.a, "training")
+    # A row written before propagation existed (e.g. by a bulk load) has no plan.
+    row = ConsentOutbox.objects.get()
+    PropagationTarget.objects.all().delete()
+    Propagation.objects.all().delete()
+    assert propagation.publish() == 3
+    assert Propagation.objects.get(outbox=row).targets.count() == 3
+
+
+def test_the_broker_being_down_never_fails_the_withdrawal(world: World, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(propagation, "_send", refuse)
+    withdraw(world.a, "training")
+    assert propagation.kick() == 0
+    assert ConsentOutbox.objects.filter(published_at__isnull=True).count() == 1
+    with pytest.raises(ConnectionRefusedError):
+        propagation.publish()
+    # Nothing was marked published: the sweep will send everything again.
+    assert ConsentOutbox.objects.filter(published_at__isnull=True).count() == 1
+
+
+def test_the_sweep_redispatches_quiet_due_targets_and_expired_claims(
+    world: World, monkeypatch, settings
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(propagation, "_send", _recorder(sent))
+    withdraw(world.a, "training")
+    propagation.publish()
+    sent.clear()
+    now = timezone.now()
+    # Just dispatched: nothing to re-send yet.
+    assert propagation.sweep(now=now) == 0
+    later = now + datetime.timedelta(seconds=settings.PROPAGATION_REDISPATCH_SECONDS + 1)
+    assert propagation.sweep(now=later) == 3
+    assert len(sent) == 3
+    # A claim whose worker vanished is re-sent once its lease has run out.
+    target = _target(TargetKind.RELEASE)
+    assert propagation.claim(target_id=target.pk, token="lost", now=later)
+    sent.clear()
+    much_later = later + datetime.timedelta(seconds=settings.PROPAGATION_LEASE_SECONDS + 1)
+    propagation.sweep(now=much_later)
+    assert target.pk in sent
+    # Done targets are never re-sent.
+    deliver_all()
+    sent.clear()
+    far = much_later + datetime.timedelta(days=1)
+    propagation.sweep(now=far)
+    assert not set(sent) & set(
+        PropagationTarget.objects.filter(status__in=REACHED_STATUSES).values_list("pk", flat=True)
+    )
+
+
+def test_bipa_retention_destroys_exactly_the_templates_that_are_due(notices, audio_dir) -> None:
+    from consent.services.biometrics import (
+        enroll_voiceprint,
+        mark_voiceprint_purpose_met,
+        record_voiceprint_interaction,
+    )
+    from tests.consent.conftest import give
+    from tests.factories import SpeakerFactory
+
+    start = timezone.now() - datetime.timedelta(days=3 * 365 + 30)
+    speakers = [SpeakerFactory(jurisdiction="US-IL") for _ in range(4)]
+    with time_machine.travel(start, tick=False):
+        for speaker in speakers:
+            give(speaker, "biometric")
+        templates = [
+            enroll_voiceprint(speaker=s, template=f"t{i}".encode()) for i, s in enumerate(speakers)
+        ]
+    # 0: untouched for 3 years + a month → due. 1: used a year ago → kept.
+    # 2: purpose met yesterday → due. 3: used yesterday → kept.
+    record_voiceprint_interaction(
+        template=templates[1], at=timezone.now() - datetime.timedelta(days=365)
+    )
+    mark_voiceprint_purpose_met(
+        template=templates[2], at=timezone.now() - datetime.timedelta(days=1)
+    )
+    record_voiceprint_interaction(
+        template=templates[3], at=timezone.now() - datetime.timedelta(days=1)
+    )
+    assert templates[0].retention_until == start + datetime.timedelta(days=1095)
+    assert propagation.destroy_due_voiceprints() == 2
+    states = {t.pk: VoiceprintTemplate.objects.get(pk=t.pk) for t in templates}
+    assert [states[t.pk].destroyed_at is not None for t in templates] == [True, False, True, False]
+    assert "retention" in states[templates[0].pk].destruction_reason
+    assert "purpose met" in states[templates[2].pk].destruction_reason
+    assert not (audio_dir / templates[0].storage_name).exists()
+    assert (audio_dir / templates[1].storage_name).exists()
+    assert propagation.destroy_due_voiceprints() == 0  # nothing twice
+
+
+def test_a_voiceprint_needs_biometric_consent_in_force(notices, audio_dir) -> None:
+    from consent.services.biometrics import BiometricConsentMissing, enroll_voiceprint
+    from tests.factories import SpeakerFactory
+
+    speaker = SpeakerFactory()
+    with pytest.raises(BiometricConsentMissing):
+        enroll_voiceprint(speaker=speaker, template=b"t")
+    assert not VoiceprintTemplate.objects.exists()
+    assert not list(audio_dir.rglob("*.bin"))

@@ -103,7 +103,7 @@ def test_requesting_erasure_withdraws_everything_and_queues_propagation(client, 
     assert withdrawals.count() == 3
     page = client.get(reverse("speakers:data")).content.decode()
     assert "Erasure requested on" in page
-    assert "Queued for propagation" in page
+    assert "reached 0 of" in page  # the plan exists; nothing delivered yet (no worker here)
     # Asking again returns the open request instead of filing a second one.
     client.post(reverse("speakers:erasure"), {"understood": "on"})
     assert ErasureRequest.objects.count() == 1

@@ -67,6 +67,7 @@ from registry.services import audio_storage, flag_derived_model
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "propagation.tasks.deliver_target"
+PUBLISH_TASK = "propagation.tasks.publish"
 _T = TypeVar("_T")
 
 
@@ -90,14 +91,21 @@ def on_outbox_written(*, row: ConsentOutbox, **_: Any) -> None:
     logger.info("propagation %s planned", propagation.public_id)
 
 
-def kick(*, outbox_ids: list[int] | None = None) -> int:
-    """Publish now if the broker is there; if not, the sweep will. Never raises: the
-    speaker's withdrawal is already committed and acknowledged."""
+def kick(*, outbox_ids: list[int]) -> bool:
+    """Ask a worker to publish these outbox rows now: one small message, so the
+    speaker's request does not wait for the fan-out. If the broker is down this only
+    logs, and the beat sweep publishes the rows later. Never raises: the withdrawal is
+    already committed and acknowledged."""
     try:
-        return publish(outbox_ids=outbox_ids)
+        _send_publish(outbox_ids)
     except Exception as exc:  # broker down, connection refused, timeouts…
         logger.warning("publishing deferred to the sweep (%s)", type(exc).__name__)
-        return 0
+        return False
+    return True
+
+
+def _send_publish(outbox_ids: list[int]) -> None:
+    current_app.send_task(PUBLISH_TASK, kwargs={"outbox_ids": outbox_ids}, retry=False)
 
 
 def _send(target_ids: Iterable[int], *, countdown: float | None = None) -> int:

@@ -34,9 +34,10 @@ def deliver_target(self: Any, target_id: int) -> str:
     return outcome.status
 
 
-@shared_task(name="propagation.tasks.publish")
-def publish() -> int:
-    return services.publish()
+@shared_task(name="propagation.tasks.publish", acks_late=True, reject_on_worker_lost=True)
+def publish(outbox_ids: list[int] | None = None) -> int:
+    """Fan the targets of freshly committed outbox rows out to delivery tasks."""
+    return services.publish(outbox_ids=outbox_ids)
 
 
 @shared_task(name="propagation.tasks.sweep")

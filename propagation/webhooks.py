@@ -14,7 +14,9 @@ makes a replay harmless. ``verify_signature`` is the reference implementation.
 from __future__ import annotations
 
 import hmac as stdlib_hmac
+import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -88,15 +90,27 @@ def post(*, url: str, body: bytes, idempotency_key: str, secrets: list[str]) -> 
     }
     started = time.perf_counter()
     try:
-        with httpx.Client(
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
-        ) as client:
-            reply = client.post(url, content=body, headers=headers)
+        reply = _client().post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         # The exception text can echo the URL; its class is enough to act on.
         return Response(None, _elapsed_ms(started), type(exc).__name__)
     error = "" if 200 <= reply.status_code < 300 else f"HTTP {reply.status_code}"
     return Response(reply.status_code, _elapsed_ms(started), error)
+
+
+_clients: dict[int, httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client() -> httpx.Client:
+    """One pooled client per process (a worker child forks before its first use):
+    building a client, with its TLS context, costs more than a loopback POST."""
+    with _clients_lock:
+        client = _clients.get(os.getpid())
+        if client is None:
+            client = httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False)
+            _clients[os.getpid()] = client
+        return client
 
 
 def _elapsed_ms(started: float) -> int:

@@ -427,8 +427,10 @@ def test_the_broker_being_down_never_fails_the_withdrawal(world: World, monkeypa
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(propagation, "_send", refuse)
+    monkeypatch.setattr(propagation, "_send_publish", refuse)
     withdraw(world.a, "training")
-    assert propagation.kick() == 0
+    row = ConsentOutbox.objects.get()
+    assert propagation.kick(outbox_ids=[row.pk]) is False
     assert ConsentOutbox.objects.filter(published_at__isnull=True).count() == 1
     with pytest.raises(ConnectionRefusedError):
         propagation.publish()
@@ -515,3 +517,16 @@ def test_a_voiceprint_needs_biometric_consent_in_force(notices, audio_dir) -> No
         enroll_voiceprint(speaker=speaker, template=b"t")
     assert not VoiceprintTemplate.objects.exists()
     assert not list(audio_dir.rglob("*.bin"))
+
+
+def test_the_plan_is_published_after_commit_with_one_message(
+    world: World, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    published: list[list[int]] = []
+    monkeypatch.setattr(propagation, "_send_publish", published.append)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        withdraw(world.a, "training")
+    assert published == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+    assert published == [[ConsentOutbox.objects.get().pk]]

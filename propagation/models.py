@@ -316,6 +316,10 @@ class AudioTombstone(models.Model):
     )
     storage_name = models.CharField(max_length=512)
     audio_sha256 = models.CharField(max_length=64)
+    # The recording's mixed file, when it was in our storage: it held this voice too,
+    # so it was destroyed with the track (the partner's own track is kept).
+    mixed_storage_name = models.CharField(max_length=512, blank=True, default="")
+    mixed_sha256 = models.CharField(max_length=64, blank=True, default="")
     deleted_at = models.DateTimeField()
     verified_absent = models.BooleanField()
     reason = models.CharField(max_length=200)

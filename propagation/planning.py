@@ -22,7 +22,8 @@ from django.utils import timezone
 from consent.models import ConsentOutbox, OutboxKind, Purpose
 from datasetcards.models import License, Release, ReleaseItem, ReleaseStatus
 from propagation.models import Propagation, PropagationStatus, PropagationTarget
-from registry.models import Track, VoiceprintTemplate
+from registry.models import Recording, Track, VoiceprintTemplate
+from registry.services import STORAGE_URI_PREFIX
 
 # Releases a licensee may still hold copies of. A withdrawn release was already
 # recalled as a whole; a failed or building one never left the registry.
@@ -91,6 +92,7 @@ def plan(row: ConsentOutbox) -> Propagation:
         # nothing recorded, nothing to reach).
         "scoped": session is not None,
         "recording": session.recording_id if session is not None else None,
+        "in_storage": STORAGE_URI_PREFIX + "%",
     }
     # Interpolated below: table names from the models and generated placeholders only.
     tracks = f"""
@@ -125,11 +127,14 @@ def plan(row: ConsentOutbox) -> Propagation:
     ]
     if everything:
         statements.append(
-            # The speaker's own channel of each recording; the partner's stays.
+            # The speaker's own channel of each recording (the partner's stays), and
+            # the call's mixed file when we store it (it holds this voice too).
             f"""INSERT INTO {_TARGET} ({_COLUMNS})
                 SELECT {_values("audio", track="t.id")}
                   FROM {Track._meta.db_table} t
-                 WHERE t.id IN ({tracks}) AND t.audio_name <> ''"""  # noqa: S608
+                  JOIN {Recording._meta.db_table} r ON r.id = t.recording_id
+                 WHERE t.id IN ({tracks})
+                   AND (t.audio_name <> '' OR r.audio_uri LIKE %(in_storage)s)"""  # noqa: S608
         )
     if row.kind == OutboxKind.ERASURE or purpose == Purpose.BIOMETRIC:
         statements.append(

@@ -62,7 +62,12 @@ from propagation.models import (
 from registry import pii
 from registry.errors import InvalidInput, NotFound
 from registry.models import Licensee, Speaker, Track, VoiceprintTemplate
-from registry.services import audio_storage, flag_derived_model
+from registry.services import (
+    STORAGE_URI_PREFIX,
+    audio_storage,
+    flag_derived_model,
+    mark_recording_audio_deleted,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -399,24 +404,37 @@ def _delete_object(name: str) -> None:
 
 
 def _delete_audio(target: PropagationTarget) -> None:
+    """Destroy the speaker's own channel and, when it is in our storage, the call's
+    mixed file (it holds this voice too); verify both are gone; tombstone them."""
     track = _need(target.track)
-    if track.audio_name:
-        _delete_object(track.audio_name)
+    recording = track.recording
+    mixed = ""
+    if recording.audio_uri.startswith(STORAGE_URI_PREFIX):
+        mixed = recording.audio_uri[len(STORAGE_URI_PREFIX) :]
+    for name in (track.audio_name, mixed):
+        if name:
+            _delete_object(name)
     with transaction.atomic():
         locked = Track.objects.select_for_update().get(pk=track.pk)
-        if locked.audio_name:
+        tombstoned = AudioTombstone.objects.filter(track=locked).exists()
+        if not tombstoned and (locked.audio_name or mixed):
             AudioTombstone.objects.create(
                 track=locked,
                 target=target,
                 storage_name=locked.audio_name,
-                audio_sha256=locked.audio_sha256,
+                audio_sha256=locked.audio_sha256 or recording.audio_sha256,
+                mixed_storage_name=mixed,
+                mixed_sha256=recording.audio_sha256 if mixed else "",
                 deleted_at=timezone.now(),
                 verified_absent=True,
                 reason=_reason(target.propagation),
             )
+        if locked.audio_name:
             locked.audio_name = ""
             locked.audio_deleted_at = timezone.now()
             locked.save(update_fields=["audio_name", "audio_deleted_at"])
+        if mixed:
+            mark_recording_audio_deleted(recording_id=recording.pk)
 
 
 def destroy_voiceprint(*, template_id: int, reason: str) -> bool:

@@ -310,6 +310,11 @@ def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256
     return locked
 
 
+# A recording's audio_uri naming an object in the "audio" storage (rather than a URI
+# the collection platform keeps): propagation can delete it.
+STORAGE_URI_PREFIX = "storage:"
+
+
 def audio_storage() -> Storage:
     """Where track audio and voiceprint templates live (settings.STORAGES["audio"])."""
     return storages["audio"]
@@ -343,6 +348,35 @@ def store_track_audio(*, track: Track, content: bytes) -> Track:
         except Exception:
             storage.delete(stored_name)
             raise
+    return locked
+
+
+def store_recording_audio(*, recording: Recording, content: bytes) -> Recording:
+    """Store the recording's mixed (all-channel) file in the "audio" storage and make
+    the recording available, pointing ``audio_uri`` at it (``storage:<name>``)."""
+    if not content:
+        raise InvalidInput("audio content is empty", field="content")
+    name = audio_storage().save(f"recordings/{recording.public_id}.audio", ContentFile(content))
+    try:
+        return attach_recording_audio(
+            recording=recording,
+            audio_uri=STORAGE_URI_PREFIX + name,
+            audio_sha256=hashlib.sha256(content).hexdigest(),
+        )
+    except Exception:
+        audio_storage().delete(name)
+        raise
+
+
+def mark_recording_audio_deleted(*, recording_id: int) -> Recording:
+    """The mixed file holds every participant's voice: once it is destroyed the
+    recording keeps its facts (evidence) but is never available again."""
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=recording_id)
+        if locked.status != RecordingStatus.AUDIO_DELETED:
+            locked.status = RecordingStatus.AUDIO_DELETED
+            locked.audio_uri = ""
+            locked.save(update_fields=["status", "audio_uri", "updated_at"])
     return locked
 
 

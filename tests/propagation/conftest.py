@@ -25,7 +25,7 @@ from propagation import services as propagation
 from propagation import webhooks
 from propagation.models import PropagationTarget, TargetStatus
 from registry.models import DerivedModel, Licensee, Recording, Speaker, VoiceprintTemplate
-from registry.services import store_track_audio
+from registry.services import store_recording_audio, store_track_audio
 from tests.consent.conftest import give_all, notices  # noqa: F401 - fixture
 from tests.factories import DerivedModelFactory, LicenseeFactory, RecordingFactory, SpeakerFactory
 
@@ -168,11 +168,20 @@ def make_world(receiver: Receiver, *, calls: int = 3) -> World:
         for speaker in (a, b, c, d):
             give_all(speaker, *ALL)
     recorded = timezone.now() - datetime.timedelta(hours=1)
-    pair_calls = [RecordingFactory(speakers=[a, b], recorded_at=recorded) for _ in range(calls)]
-    other = RecordingFactory(speakers=[c, d], recorded_at=recorded)
-    for recording in [*pair_calls, other]:
+    pair_calls = [
+        RecordingFactory(speakers=[a, b], recorded_at=recorded, with_audio=False)
+        for _ in range(calls)
+    ]
+    other = RecordingFactory(speakers=[c, d], recorded_at=recorded, with_audio=False)
+    calls_made = [*pair_calls, other]
+    for index, recording in enumerate(calls_made):
+        # The mixed file and each channel on its own, all in the "audio" storage.
+        calls_made[index] = store_recording_audio(
+            recording=recording, content=f"mixed {recording.public_id}".encode()
+        )
         for track in recording.tracks.all():
             store_track_audio(track=track, content=f"audio of {track.public_id}".encode())
+    pair_calls, other = calls_made[:-1], calls_made[-1]
     training = _dataset("duplex", ["training", "redistribution"])
     biometric = _dataset("voiceprints", ["biometric"])
     release, biometric_release = _built(training), _built(biometric)

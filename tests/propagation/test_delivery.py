@@ -12,6 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from consent import services as consent
+from consent.eligibility import eligible_recordings
 from consent.models import (
     ConsentOutbox,
     ConsentSignature,
@@ -167,6 +168,23 @@ def test_a_recording_withdrawal_deletes_only_the_speakers_audio_with_tombstones(
         assert len(tombstone.audio_sha256) == 64
     for track in b_tracks:
         assert (audio_dir / track.audio_name).exists()
+    # The mixed file of each call held a's voice too: destroyed, tombstoned, and the
+    # call is no longer available for anything (b's own channel stays stored).
+    for recording in world.calls:
+        mixed = recording.audio_uri.removeprefix("storage:")
+        assert not (audio_dir / mixed).exists()
+        recording.refresh_from_db()
+        assert recording.status == "audio_deleted"
+        assert recording.audio_uri == ""
+        tombstone = AudioTombstone.objects.get(track__recording=recording)
+        assert tombstone.mixed_storage_name == mixed
+        assert tombstone.mixed_sha256 == recording.audio_sha256
+    assert not set(eligible_recordings(purpose="training").values_list("pk", flat=True)) & {
+        r.pk for r in world.calls
+    }
+    world.other_call.refresh_from_db()
+    assert world.other_call.status == "available"
+    assert (audio_dir / world.other_call.audio_uri.removeprefix("storage:")).exists()
     internal = PropagationTarget.objects.filter(kind__in=[TargetKind.AUDIO, TargetKind.RELEASE])
     assert {t.status for t in internal} == {TargetStatus.ACKNOWLEDGED}
 
@@ -208,6 +226,12 @@ def test_an_erasure_leaves_no_audio_and_no_personal_data_of_the_speaker(
     assert erasure.targets.get(kind=TargetKind.PERSONAL_DATA).status == TargetStatus.ACKNOWLEDGED
     # The partner keeps their audio.
     assert all((audio_dir / t.audio_name).exists() for t in Track.objects.filter(speaker=world.b))
+    # No object left anywhere in storage that holds a's voice: no own track, no mixed
+    # file of a call a was on; the other pair's call is untouched.
+    left = {str(p.relative_to(audio_dir)) for p in audio_dir.rglob("*") if p.is_file()}
+    assert left == {t.audio_name for t in Track.objects.exclude(speaker=a)} | {
+        world.other_call.audio_uri.removeprefix("storage:")
+    }
 
 
 def test_an_erasure_in_progress_is_not_complete_while_a_target_is_unreached(

@@ -18,22 +18,30 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin regis
 
 # Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir registry consent datasetcards \
- && touch registry/__init__.py consent/__init__.py datasetcards/__init__.py \
+RUN for app in registry consent datasetcards compensation speakers propagation; do \
+      mkdir "$app" && touch "$app/__init__.py"; done \
  && pip install -e . \
- && rm -rf registry consent datasetcards
+ && rm -rf registry consent datasetcards compensation speakers propagation
 
 COPY manage.py ./
 COPY registry/ registry/
 COPY consent/ consent/
 COPY datasetcards/ datasetcards/
+COPY compensation/ compensation/
+COPY speakers/ speakers/
+COPY propagation/ propagation/
 COPY templates/ templates/
+COPY locale/ locale/
 
 # Static files are hashed at build time with throwaway secrets (nothing is encrypted
 # or signed here); the real secrets arrive through the environment at run time.
 RUN env $(python -m registry.generate_keys) DJANGO_ENV=production ALLOWED_HOSTS=build \
-      CELERY_BROKER_URL=redis://build:6379/0 \
-      python manage.py collectstatic --noinput
+      CELERY_BROKER_URL=redis://build:6379/0 EMAIL_URL=smtp://build:25 \
+      PUBLIC_BASE_URL=https://build python manage.py collectstatic --noinput
+
+# Audio and voiceprints (STORAGES["audio"]) on a volume shared by web and worker: the
+# worker deletes what the web stored.
+RUN mkdir -p /var/lib/registry/audio && chown registry /var/lib/registry/audio
 
 USER registry
 EXPOSE 8000

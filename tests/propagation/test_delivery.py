@@ -554,3 +554,21 @@ def test_the_plan_is_published_after_commit_with_one_message(
     for callback in callbacks:
         callback()
     assert published == [[ConsentOutbox.objects.get().pk]]
+
+
+def test_webhook_secrets_are_encrypted_at_rest_and_survive_key_rotation(
+    world: World, settings
+) -> None:
+    from cryptography.fernet import Fernet
+    from django.db import connection
+
+    from registry.key_rotation import rotate_pii_keys
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM propagation_webhookendpoint WHERE is_active")
+        (stored,) = cursor.fetchone()
+    assert world.secret not in stored
+    assert stored.startswith("gAAAA")  # a Fernet token
+    settings.PII_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.PII_ENCRYPTION_KEYS]
+    rotate_pii_keys()
+    assert WebhookEndpoint.objects.get(is_active=True).secret == world.secret

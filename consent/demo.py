@@ -294,11 +294,15 @@ def seed_sessions(
             recorded_at=timezone.now(),
         )
         if number % 6 != 0:  # a few are still waiting for their audio upload
-            catalogue.attach_recording_audio(
-                recording=recording,
-                audio_uri=f"s3://demo-voice-audio/{external_ref}.flac",
-                audio_sha256=hashlib.sha256(external_ref.encode()).hexdigest(),
+            # Stand-in bytes in the "audio" storage: the mixed file and each channel on
+            # its own, so a withdrawal of recording consent visibly destroys them.
+            catalogue.store_recording_audio(
+                recording=recording, content=f"demo mixed audio {external_ref}".encode()
             )
+            for track in recording.tracks.all():
+                catalogue.store_track_audio(
+                    track=track, content=f"demo channel {track.channel} {external_ref}".encode()
+                )
         created += 1
     return created
 

@@ -70,3 +70,21 @@ def eager_tasks():
     yield
     app.conf.task_always_eager = False
     app.conf.task_eager_propagates = False
+
+
+@pytest.fixture(scope="session")
+def _session_audio_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(autouse=True)
+def _audio_storage(settings, _session_audio_dir) -> None:
+    """Audio the tests store (seed_demo, factories) goes to a temporary folder, never
+    into the checkout's .local/ (tests/propagation narrow it to one test's own)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audio": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(_session_audio_dir)},
+        },
+    }

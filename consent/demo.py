@@ -19,7 +19,7 @@ from consent.models import (
     RecordingSession,
 )
 from consent.selectors import current_notice
-from registry import services as catalogue
+from consent.services import audio
 from registry.models import Campaign, Recording, Speaker
 
 # (jurisdiction, language) -> purpose -> (title, body, allows, does not allow)
@@ -296,11 +296,11 @@ def seed_sessions(
         if number % 6 != 0:  # a few are still waiting for their audio upload
             # Stand-in bytes in the "audio" storage: the mixed file and each channel on
             # its own, so a withdrawal of recording consent visibly destroys them.
-            catalogue.store_recording_audio(
+            audio.store_recording_audio(
                 recording=recording, content=f"demo mixed audio {external_ref}".encode()
             )
             for track in recording.tracks.all():
-                catalogue.store_track_audio(
+                audio.store_track_audio(
                     track=track, content=f"demo channel {track.channel} {external_ref}".encode()
                 )
         created += 1

@@ -47,6 +47,17 @@ def _covering(purpose: str, at: datetime.datetime, *, given_by: Any = None) -> E
     return Exists(consents)
 
 
+def track_recording_consent_ok(track: Track, *, at: datetime.datetime) -> bool:
+    """Whether the track's speaker has recording consent covering its call at ``at``
+    (given before the call): the condition for storing that channel's audio."""
+    recorded_at = Recording.objects.values_list("recorded_at", flat=True).get(pk=track.recording_id)
+    return (
+        Track.objects.filter(pk=track.pk)
+        .filter(_covering(Purpose.RECORDING, at, given_by=recorded_at))
+        .exists()
+    )
+
+
 def _track_conditions(purpose: str, at: datetime.datetime, recorded_at: Any) -> dict[str, Exists]:
     return {
         "recording_ok": _covering(Purpose.RECORDING, at, given_by=recorded_at),

@@ -27,6 +27,7 @@ from datasetcards.models import (
     ReleaseStatus,
     TrainingPhase,
 )
+from datasetcards.signals import release_built
 from registry import signing
 from registry.errors import DuplicateRecord, InvalidInput, RegistryError
 from registry.models import (
@@ -37,6 +38,7 @@ from registry.models import (
     Track,
     WithdrawalAction,
 )
+from registry.services import flag_derived_model
 
 logger = logging.getLogger(__name__)
 
@@ -234,9 +236,10 @@ def build_release(*, release_id: int) -> Release:
         if release.status != ReleaseStatus.BUILDING:
             return release
         now = timezone.now()
-        Release.objects.filter(dataset=dataset, status=ReleaseStatus.CURRENT).update(
-            status=ReleaseStatus.SUPERSEDED, status_changed_at=now
-        )
+        # A tainted release is superseded too: the new one is what builders should use.
+        Release.objects.filter(
+            dataset=dataset, status__in=[ReleaseStatus.CURRENT, ReleaseStatus.TAINTED]
+        ).update(status=ReleaseStatus.SUPERSEDED, status_changed_at=now)
         release.manifest_sha256 = sha256
         release.manifest_bytes = size
         release.recording_count = figures["recordings"]
@@ -248,6 +251,7 @@ def build_release(*, release_id: int) -> Release:
         release.build_progress = 100
         release.save()
         _auto_license(release)
+        release_built.send(sender=Release, release=release)
     logger.info("release %s built: %s tracks", release.public_id, release.track_count)
     return release
 
@@ -396,4 +400,10 @@ def record_model_training(*, model: DerivedModel, releases: list[Release]) -> De
             ],
             ignore_conflicts=True,
         )
+        # Declared on a release that already lost voices: flagged at once, as the
+        # withdrawals would have done had the model been declared earlier.
+        if ReleaseErratum.objects.filter(release__in=releases).exists():
+            model = flag_derived_model(
+                model_id=model.pk, action=model.withdrawal_action, at=timezone.now()
+            )
     return model

@@ -9,9 +9,14 @@ class PropagationConfig(AppConfig):
     def ready(self) -> None:
         from consent.models import ConsentOutbox
         from consent.signals import outbox_written
-        from propagation.services import on_outbox_written
+        from datasetcards.models import Release
+        from datasetcards.signals import release_built
+        from propagation.services import on_outbox_written, on_release_built
 
         # Strong reference, fixed uid: planning is part of every withdrawal.
         outbox_written.connect(
             on_outbox_written, sender=ConsentOutbox, weak=False, dispatch_uid="propagation-plan"
+        )
+        release_built.connect(
+            on_release_built, sender=Release, weak=False, dispatch_uid="propagation-late-release"
         )

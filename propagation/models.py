@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 
 import pgtrigger
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -57,6 +58,11 @@ class Propagation(models.Model):
         ErasureRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     effective_at = models.DateTimeField()
+    # The recordings the act takes the voice out of, frozen when planned, so every
+    # erratum and notice names the same set however late it is delivered.
+    recording_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    # A withdrawal made by an erasure request: the erasure's own plan carries it.
+    within_erasure = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(
         max_length=10, choices=PropagationStatus.choices, default=PropagationStatus.OPEN
@@ -77,7 +83,9 @@ class Propagation(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], condition=Q(status="open"), name="propagation_open_idx"
-            )
+            ),
+            # Releases finishing their build look up withdrawals made since as_of.
+            models.Index(fields=["effective_at"], name="propagation_effective_idx"),
         ]
 
     def __str__(self) -> str:

@@ -19,14 +19,15 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from consent.models import ConsentOutbox, OutboxKind, Purpose
-from datasetcards.models import License, Release, ReleaseItem, ReleaseStatus
+from consent.models import VALID_STATES, Consent, ConsentOutbox, OutboxKind, Purpose
+from datasetcards.models import Dataset, License, Release, ReleaseItem, ReleaseStatus
 from propagation.models import Propagation, PropagationStatus, PropagationTarget
 from registry.models import Recording, Track, VoiceprintTemplate
 from registry.services import STORAGE_URI_PREFIX
 
-# Releases a licensee may still hold copies of. A withdrawn release was already
-# recalled as a whole; a failed or building one never left the registry.
+# Releases a licensee may hold copies of: a withdrawn release was already recalled as
+# a whole and a failed one never left the registry. One still building has no items
+# yet; ``reach_late_release`` adds it when its build ends.
 HELD_STATUSES = [ReleaseStatus.CURRENT, ReleaseStatus.TAINTED, ReleaseStatus.SUPERSEDED]
 
 _TARGET = PropagationTarget._meta.db_table
@@ -71,6 +72,29 @@ def plan(row: ConsentOutbox) -> Propagation:
             raise ValueError(f"outbox row {row.pk} names no event")
         speaker_id, purpose, session = event.speaker_id, event.purpose, event.session
         effective_at = event.recorded_at
+    within_erasure = bool((row.payload or {}).get("within_erasure"))
+    everything = row.kind == OutboxKind.ERASURE or purpose == Purpose.RECORDING
+    params: dict[str, Any] = {
+        "now": now,
+        "speaker": speaker_id,
+        "purpose": purpose,
+        "everything": everything,
+        "held": [str(s) for s in HELD_STATUSES],
+        "valid": [str(s) for s in VALID_STATES],
+        "scoped": session is not None,
+        "recording": session.recording_id if session is not None else None,
+        "in_storage": STORAGE_URI_PREFIX + "%",
+    }
+    # The recordings this act takes the speaker's voice out of, frozen on the plan so
+    # every notice and erratum names the same set on every attempt: the speaker's
+    # calls (one call for a session-scoped consent), except those another consent of
+    # theirs still covers for the purpose (a general consent next to a withdrawn
+    # session one, or the reverse) — the same rule as eligibility.
+    recordings: list[int] = []
+    if not within_erasure:
+        with connection.cursor() as cursor:
+            cursor.execute(_RECORDINGS_SQL, params)
+            recordings = [r for (r,) in cursor.fetchall()]
     propagation = Propagation.objects.create(
         outbox=row,
         kind=row.kind,
@@ -79,70 +103,19 @@ def plan(row: ConsentOutbox) -> Propagation:
         session=session,
         erasure_request=row.erasure_request,
         effective_at=effective_at,
+        recording_ids=recordings,
+        within_erasure=within_erasure,
     )
-    everything = row.kind == OutboxKind.ERASURE or purpose == Purpose.RECORDING
-    params: dict[str, Any] = {
-        "propagation": propagation.pk,
-        "now": now,
-        "speaker": speaker_id,
-        "purpose": purpose,
-        "everything": everything,
-        "held": [str(s) for s in HELD_STATUSES],
-        # A session-scoped consent reaches only that session's recording (none yet:
-        # nothing recorded, nothing to reach).
-        "scoped": session is not None,
-        "recording": session.recording_id if session is not None else None,
-        "in_storage": STORAGE_URI_PREFIX + "%",
-    }
-    # Interpolated below: table names from the models and generated placeholders only.
-    tracks = f"""
-        SELECT t.id FROM {Track._meta.db_table} t
-         WHERE t.speaker_id = %(speaker)s
-           AND (NOT %(scoped)s OR t.recording_id = %(recording)s)"""  # noqa: S608
-    release_table = Release._meta.db_table
-    dataset_table = Release.dataset.field.related_model._meta.db_table
-    license_releases = License.releases.through._meta.db_table
-    model_releases = Release.derived_models.through._meta.db_table
-    statements = [
-        # Releases holding the speaker's tracks whose dataset needs what was withdrawn.
-        f"""INSERT INTO {_TARGET} ({_COLUMNS})
-            SELECT {_values("release", release="r.id")}
-              FROM {release_table} r JOIN {dataset_table} d ON d.id = r.dataset_id
-             WHERE r.status = ANY(%(held)s)
-               AND (%(everything)s OR %(purpose)s = ANY(d.intended_purposes))
-               AND r.id IN (SELECT i.release_id FROM {ReleaseItem._meta.db_table} i
-                             WHERE i.track_id IN ({tracks}))""",  # noqa: S608
-        # Every license granting one of them: its licensee gets one notice.
-        f"""INSERT INTO {_TARGET} ({_COLUMNS})
-            SELECT {_values("license", license_="lr.license_id")}
-              FROM (SELECT DISTINCT lr.license_id FROM {license_releases} lr
-                     JOIN {_TARGET} rt ON rt.release_id = lr.release_id
-                    WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release') lr""",  # noqa: S608
-        # Every model declared as trained on one of them: its owner is notified.
-        f"""INSERT INTO {_TARGET} ({_COLUMNS})
-            SELECT {_values("derived_model", model="m.derivedmodel_id")}
-              FROM (SELECT DISTINCT mr.derivedmodel_id FROM {model_releases} mr
-                     JOIN {_TARGET} rt ON rt.release_id = mr.release_id
-                    WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release') m""",  # noqa: S608
-    ]
-    if everything:
-        statements.append(
-            # The speaker's own channel of each recording (the partner's stays), and
-            # the call's mixed file when we store it (it holds this voice too).
-            f"""INSERT INTO {_TARGET} ({_COLUMNS})
-                SELECT {_values("audio", track="t.id")}
-                  FROM {Track._meta.db_table} t
-                  JOIN {Recording._meta.db_table} r ON r.id = t.recording_id
-                 WHERE t.id IN ({tracks})
-                   AND (t.audio_name <> '' OR r.audio_uri LIKE %(in_storage)s)"""  # noqa: S608
-        )
-    if row.kind == OutboxKind.ERASURE or purpose == Purpose.BIOMETRIC:
-        statements.append(
-            f"""INSERT INTO {_TARGET} ({_COLUMNS})
-                SELECT {_values("voiceprint", voiceprint="v.id")}
-                  FROM {VoiceprintTemplate._meta.db_table} v
-                 WHERE v.speaker_id = %(speaker)s AND v.destroyed_at IS NULL"""  # noqa: S608
-        )
+    params |= {"propagation": propagation.pk, "recordings": recordings}
+    statements = [_RELEASES_SQL, _LICENSES_SQL, _MODELS_SQL] if recordings else []
+    if everything and recordings:
+        statements.append(_AUDIO_SQL)
+    if not within_erasure and (
+        row.kind == OutboxKind.ERASURE or (purpose == Purpose.BIOMETRIC and session is None)
+    ):
+        # Templates are not tied to calls: only a general biometric withdrawal (or an
+        # erasure) destroys them.
+        statements.append(_VOICEPRINTS_SQL)
     if row.kind == OutboxKind.ERASURE:
         statements.append(f"INSERT INTO {_TARGET} ({_COLUMNS}) SELECT {_values('personal_data')}")
     with connection.cursor() as cursor:
@@ -153,3 +126,128 @@ def plan(row: ConsentOutbox) -> Propagation:
         propagation.completed_at = now
         propagation.save(update_fields=["status", "completed_at"])
     return propagation
+
+
+def extend_to_holders(*, propagation: Propagation, release_id: int) -> list[int]:
+    """Targets for licenses and models that came to hold ``release_id`` after the plan
+    was written (a release still building then, licensed at the end of its build).
+    Idempotent (the unique constraints skip existing targets); returns the new ids."""
+    params: dict[str, Any] = {
+        "propagation": propagation.pk,
+        "now": timezone.now(),
+        "release": release_id,
+    }
+    new: list[int] = []
+    with connection.cursor() as cursor:
+        for sql in (_LICENSES_OF_RELEASE_SQL, _MODELS_OF_RELEASE_SQL):
+            cursor.execute(sql, params)
+            new += [r for (r,) in cursor.fetchall()]
+    return new
+
+
+def reach_late_release(*, release: Release) -> list[int]:
+    """Called as ``release`` is marked built: its eligibility was decided at ``as_of``,
+    so every propagation effective after that whose recordings it holds (and whose
+    purpose its dataset needs) gets a target for it. Reopens those propagations;
+    returns the new target ids (licenses and models follow when it is tainted)."""
+    params: dict[str, Any] = {
+        "release": release.pk,
+        "as_of": release.as_of,
+        "now": timezone.now(),
+        "purposes": list(release.dataset.intended_purposes),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_LATE_RELEASE_SQL, params)
+        new = [r for (r,) in cursor.fetchall()]
+    if new:
+        Propagation.objects.filter(targets__id__in=new, status=PropagationStatus.COMPLETED).update(
+            status=PropagationStatus.OPEN, completed_at=None
+        )
+    return new
+
+
+# Interpolated below: table names from the models and generated placeholders only.
+_TRACK = Track._meta.db_table
+_RECORDING = Recording._meta.db_table
+_CONSENT = Consent._meta.db_table
+_RELEASE = Release._meta.db_table
+_DATASET = Dataset._meta.db_table
+_ITEM = ReleaseItem._meta.db_table
+_LICENSE_RELEASES = License.releases.through._meta.db_table
+_MODEL_RELEASES = Release.derived_models.through._meta.db_table
+
+_RECORDINGS_SQL = f"""
+    SELECT DISTINCT t.recording_id FROM {_TRACK} t JOIN {_RECORDING} r ON r.id = t.recording_id
+     WHERE t.speaker_id = %(speaker)s
+       AND (NOT %(scoped)s OR t.recording_id = %(recording)s)
+       AND NOT EXISTS (
+           SELECT 1 FROM {_CONSENT} c
+            WHERE c.speaker_id = t.speaker_id
+              AND (c.purpose = %(purpose)s OR (%(everything)s AND c.purpose = 'recording'))
+              AND c.state = ANY(%(valid)s) AND c.given_at <= %(now)s
+              AND (c.expires_at IS NULL OR c.expires_at > %(now)s)
+              AND (c.purpose <> 'recording' OR c.given_at <= r.recorded_at)
+              AND (c.session_id IS NULL OR c.recording_id = t.recording_id))
+    ORDER BY t.recording_id"""  # noqa: S608
+
+_RELEASES_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("release", release="r.id")}
+      FROM {_RELEASE} r JOIN {_DATASET} d ON d.id = r.dataset_id
+     WHERE r.status = ANY(%(held)s)
+       AND (%(everything)s OR %(purpose)s = ANY(d.intended_purposes))
+       AND r.id IN (SELECT i.release_id FROM {_ITEM} i
+                     WHERE i.recording_id = ANY(%(recordings)s))"""  # noqa: S608
+
+_LICENSES_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("license", license_="lr.license_id")}
+      FROM (SELECT DISTINCT lr.license_id FROM {_LICENSE_RELEASES} lr
+             JOIN {_TARGET} rt ON rt.release_id = lr.release_id
+            WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release') lr"""  # noqa: S608
+
+_MODELS_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("derived_model", model="m.derivedmodel_id")}
+      FROM (SELECT DISTINCT mr.derivedmodel_id FROM {_MODEL_RELEASES} mr
+             JOIN {_TARGET} rt ON rt.release_id = mr.release_id
+            WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release') m"""  # noqa: S608
+
+# The speaker's own channel of each call (the partner's stays), and the call's mixed
+# file when we store it (it holds this voice too).
+_AUDIO_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("audio", track="t.id")}
+      FROM {_TRACK} t JOIN {_RECORDING} r ON r.id = t.recording_id
+     WHERE t.speaker_id = %(speaker)s AND t.recording_id = ANY(%(recordings)s)
+       AND (t.audio_name <> '' OR r.audio_uri LIKE %(in_storage)s)"""  # noqa: S608
+
+_VOICEPRINTS_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("voiceprint", voiceprint="v.id")}
+      FROM {VoiceprintTemplate._meta.db_table} v
+     WHERE v.speaker_id = %(speaker)s AND v.destroyed_at IS NULL"""  # noqa: S608
+
+_LICENSES_OF_RELEASE_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("license", license_="lr.license_id")}
+      FROM {_LICENSE_RELEASES} lr WHERE lr.release_id = %(release)s
+    ON CONFLICT DO NOTHING RETURNING id"""  # noqa: S608
+
+_MODELS_OF_RELEASE_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT {_values("derived_model", model="mr.derivedmodel_id")}
+      FROM {_MODEL_RELEASES} mr WHERE mr.release_id = %(release)s
+    ON CONFLICT DO NOTHING RETURNING id"""  # noqa: S608
+
+_LATE_RELEASE_SQL = f"""
+    INSERT INTO {_TARGET} ({_COLUMNS})
+    SELECT gen_random_uuid(), p.id, 'release', %(release)s, NULL, NULL, NULL, NULL,
+           'pending', 0, %(now)s, '', '', %(now)s
+      FROM {Propagation._meta.db_table} p
+     WHERE p.effective_at > %(as_of)s
+       AND NOT p.within_erasure
+       AND (p.kind = 'erasure' OR p.purpose = 'recording' OR p.purpose = ANY(%(purposes)s))
+       AND EXISTS (SELECT 1 FROM {_ITEM} i
+                    WHERE i.release_id = %(release)s AND i.recording_id = ANY(p.recording_ids))
+    ON CONFLICT DO NOTHING RETURNING id"""  # noqa: S608

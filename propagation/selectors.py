@@ -17,7 +17,8 @@ class Progress:
     total: int = 0
     reached: int = 0  # delivered or acknowledged
     acknowledged: int = 0
-    failing: int = 0  # failed or dead: being retried or waiting for staff
+    retrying: int = 0  # failed, retried with backoff
+    dead: int = 0  # retries exhausted: waiting for staff
     by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind: (reached, total)
 
     @property
@@ -34,7 +35,8 @@ def progress_by_outbox(outbox_ids: Iterable[int]) -> dict[int, Progress]:
             total=Count("id"),
             reached=Count("id", filter=Q(status__in=REACHED_STATUSES)),
             acknowledged=Count("id", filter=Q(status=TargetStatus.ACKNOWLEDGED)),
-            failing=Count("id", filter=Q(status__in=[TargetStatus.FAILED, TargetStatus.DEAD])),
+            retrying=Count("id", filter=Q(status=TargetStatus.FAILED)),
+            dead=Count("id", filter=Q(status=TargetStatus.DEAD)),
         )
         .order_by()
     )
@@ -42,11 +44,14 @@ def progress_by_outbox(outbox_ids: Iterable[int]) -> dict[int, Progress]:
     kinds: dict[int, dict[str, tuple[int, int]]] = {}
     for row in rows:
         outbox = row["propagation__outbox_id"]
-        total = sums.setdefault(outbox, {"total": 0, "reached": 0, "acknowledged": 0, "failing": 0})
+        total = sums.setdefault(
+            outbox, {"total": 0, "reached": 0, "acknowledged": 0, "retrying": 0, "dead": 0}
+        )
         total["total"] += row["total"]
         total["reached"] += row["reached"]
         total["acknowledged"] += row["acknowledged"]
-        total["failing"] += row["failing"]
+        total["retrying"] += row["retrying"]
+        total["dead"] += row["dead"]
         kinds.setdefault(outbox, {})[TargetKind(row["kind"]).value] = (row["reached"], row["total"])
     return {
         outbox: Progress(**values, by_kind=kinds.get(outbox, {})) for outbox, values in sums.items()

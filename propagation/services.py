@@ -32,7 +32,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -44,7 +44,7 @@ from consent.models import (
     OutboxKind,
 )
 from datasetcards import services as datasets
-from datasetcards.models import ReleaseItem
+from datasetcards.models import Release, ReleaseItem, ReleaseStatus
 from propagation import planning, webhooks
 from propagation.models import (
     INTERNAL_KINDS,
@@ -61,7 +61,7 @@ from propagation.models import (
 )
 from registry import pii
 from registry.errors import InvalidInput, NotFound
-from registry.models import Licensee, Speaker, Track, VoiceprintTemplate
+from registry.models import Licensee, Recording, Speaker, Track, VoiceprintTemplate
 from registry.services import (
     STORAGE_URI_PREFIX,
     audio_storage,
@@ -94,6 +94,15 @@ def on_outbox_written(*, row: ConsentOutbox, **_: Any) -> None:
     propagation = planning.plan(row)
     transaction.on_commit(lambda: kick(outbox_ids=[row.pk]), robust=True)
     logger.info("propagation %s planned", propagation.public_id)
+
+
+def on_release_built(*, release: Release, **_: Any) -> None:
+    """Receiver of ``datasetcards.signals.release_built`` (inside the build's
+    transaction): withdrawals made while it was building reach it."""
+    new = planning.reach_late_release(release=release)
+    if new:
+        transaction.on_commit(lambda: _send_quietly(new), robust=True)
+        logger.info("release %s: %d late withdrawal targets", release.public_id, len(new))
 
 
 def kick(*, outbox_ids: list[int]) -> bool:
@@ -130,8 +139,8 @@ def _send(target_ids: Iterable[int], *, countdown: float | None = None) -> int:
 def publish(*, outbox_ids: list[int] | None = None, limit: int = 200) -> int:
     """Send the pending targets of unpublished outbox rows to the queue and mark the
     rows published, in one transaction: if the broker fails half-way nothing is marked
-    and the sweep sends them all again (claims make the duplicates harmless)."""
-    sent = 0
+    and the sweep sends them all again (claims make the duplicates harmless). Returns
+    the number of rows published."""
     with transaction.atomic():
         rows = ConsentOutbox.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             published_at__isnull=True
@@ -148,10 +157,10 @@ def publish(*, outbox_ids: list[int] | None = None, limit: int = 200) -> int:
             propagation__outbox__in=batch, status=TargetStatus.PENDING
         )
         ids = list(due.values_list("pk", flat=True))
-        sent = _send(ids)
+        _send(ids)
         PropagationTarget.objects.filter(pk__in=ids).update(dispatched_at=now)
         ConsentOutbox.objects.filter(pk__in=[row.pk for row in batch]).update(published_at=now)
-    return sent
+    return len(batch)
 
 
 def sweep(*, now: datetime.datetime | None = None) -> int:
@@ -173,6 +182,15 @@ def sweep(*, now: datetime.datetime | None = None) -> int:
             PropagationTarget.objects.filter(pk__in=ids).update(dispatched_at=now)
             _send(ids)
         logger.info("sweep re-dispatched %d targets", len(ids))
+    # A propagation whose last targets finished in two transactions at once may have
+    # been left open by both: close every open one with nothing left to do.
+    for propagation_id in (
+        Propagation.objects.filter(status=PropagationStatus.OPEN)
+        .exclude(targets__status__in=[s for s in TargetStatus if s != TargetStatus.ACKNOWLEDGED])
+        .values_list("pk", flat=True)[:1000]
+    ):
+        with transaction.atomic():
+            _complete_if_done(propagation_id, now=now)
     return len(ids)
 
 
@@ -231,9 +249,11 @@ def deliver(*, target_id: int, token: str, worker: str = "") -> Outcome:
     except DeliveryFailed as exc:
         return _failed(target, token, started, clock, exc.error, exc.status_code, worker)
     except Exception as exc:
-        # A bug or an outage of our own storage: retried like any failure; the
-        # exception text may hold data, so only its class is kept.
-        logger.exception("target %s failed unexpectedly", target.idempotency_key)
+        # A bug or an outage of our own storage: retried like any failure. Database
+        # errors quote row values and HTTP errors URLs, so only the class is logged.
+        logger.error(
+            "target %s failed unexpectedly (%s)", target.idempotency_key, type(exc).__name__
+        )
         return _failed(target, token, started, clock, type(exc).__name__, None, worker)
     return _succeeded(target, token, started, clock, status_code, worker)
 
@@ -319,14 +339,17 @@ def _failed(
 
 
 def _complete_if_done(propagation_id: int, *, now: datetime.datetime) -> None:
+    """Close the propagation when every target is acknowledged (inside a transaction).
+    The propagation row is locked first, so of two targets finishing at once the
+    second waits and then sees the first's commit."""
+    propagation = Propagation.objects.select_for_update().get(pk=propagation_id)
     open_targets = PropagationTarget.objects.filter(propagation_id=propagation_id).exclude(
         status=TargetStatus.ACKNOWLEDGED
     )
-    if not open_targets.exists():
-        Propagation.objects.filter(pk=propagation_id, status=PropagationStatus.OPEN).update(
-            status=PropagationStatus.COMPLETED, completed_at=now
-        )
-    propagation = Propagation.objects.get(pk=propagation_id)
+    if propagation.status == PropagationStatus.OPEN and not open_targets.exists():
+        propagation.status = PropagationStatus.COMPLETED
+        propagation.completed_at = now
+        propagation.save(update_fields=["status", "completed_at"])
     _complete_erasure_if_done(propagation.speaker_id, now=now)
 
 
@@ -364,13 +387,9 @@ def _need(value: _T | None) -> _T:
 # --- handlers: each idempotent, each returns the HTTP status it got (if any) ----------
 
 
-def _withdrawn_recordings(propagation: Propagation) -> QuerySet[Track]:
-    tracks = Track.objects.filter(speaker_id=propagation.speaker_id)
-    if propagation.session is not None:
-        # A consent for one session reaches that session's recording only (none yet:
-        # nothing recorded, nothing to reach).
-        tracks = tracks.filter(recording_id=propagation.session.recording_id or 0)
-    return tracks
+def _withdrawn_recordings(propagation: Propagation) -> list[int]:
+    """The recordings frozen on the plan (see ``planning.plan``)."""
+    return list(propagation.recording_ids)
 
 
 def _reason(propagation: Propagation) -> str:
@@ -382,17 +401,32 @@ def _reason(propagation: Propagation) -> str:
 
 def _taint_release(target: PropagationTarget) -> None:
     propagation = target.propagation
+    release = _need(target.release)
+    release.refresh_from_db(fields=["status"])
+    if release.status == ReleaseStatus.FAILED:
+        return  # never built, never left the registry: nothing to correct
+    if release.status == ReleaseStatus.BUILDING:
+        # Its eligibility was fixed before the withdrawal: once built it may hold the
+        # voice. Retried with backoff until the build ends.
+        raise DeliveryFailed("release still building")
     recording_ids = list(
-        _withdrawn_recordings(propagation).values_list("recording__public_id", flat=True)
+        Recording.objects.filter(pk__in=_withdrawn_recordings(propagation)).values_list(
+            "public_id", flat=True
+        )
     )
     datasets.taint_release(
-        release_id=_need(target.release_id),
+        release_id=release.pk,
         source_key=target.idempotency_key,
         reason=_reason(propagation),
         purpose=propagation.purpose,
         effective_at=propagation.effective_at,
         recording_ids=recording_ids,
     )
+    # Licenses and models that came to hold it after the plan (a release that was
+    # still building then) are reached too.
+    new = planning.extend_to_holders(propagation=propagation, release_id=release.pk)
+    if new:
+        transaction.on_commit(lambda: _send_quietly(new), robust=True)
 
 
 def _delete_object(name: str) -> None:
@@ -491,8 +525,9 @@ def _erase_personal_data(target: PropagationTarget) -> None:
 
 
 def ack_token(target: PropagationTarget) -> str:
-    """The one-time token a licensee returns to acknowledge a notice (derived from the
-    target's key under the blind-index key, so it is never stored)."""
+    """The token a licensee returns to acknowledge a notice (derived from the target's
+    key under the blind-index key, so it is never stored; rotating that key invalidates
+    outstanding tokens)."""
     return pii.keyed_digest("propagation-ack", str(target.idempotency_key))
 
 
@@ -519,7 +554,7 @@ def notice_body(target: PropagationTarget) -> dict[str, Any]:
         releases = releases.filter(release__licenses=target.license)
     else:
         releases = releases.filter(release__derived_models=target.derived_model)
-    recordings = _withdrawn_recordings(propagation).values("recording_id")
+    recordings = _withdrawn_recordings(propagation)
     listed = []
     for release_target in releases.order_by("release__public_id"):
         release = _need(release_target.release)
@@ -722,7 +757,7 @@ def destroy_due_voiceprints(*, now: datetime.datetime | None = None) -> int:
     due = VoiceprintTemplate.objects.filter(destroyed_at__isnull=True).filter(
         Q(retention_until__lte=now) | Q(purpose_met_at__lte=now)
     )
-    destroyed = 0
+    destroyed = failed = 0
     for template in due.only("pk", "purpose_met_at", "retention_until"):
         purpose_met = template.purpose_met_at is not None and template.purpose_met_at <= now
         reason = (
@@ -730,7 +765,17 @@ def destroy_due_voiceprints(*, now: datetime.datetime | None = None) -> int:
             if purpose_met
             else "retention period ended (BIPA 740 ILCS 14/15(a))"
         )
-        destroyed += destroy_voiceprint(template_id=template.pk, reason=reason)
+        try:
+            destroyed += destroy_voiceprint(template_id=template.pk, reason=reason)
+        except Exception as exc:
+            # One template the storage cannot delete must not shield the others;
+            # it stays due and is tried again on the next run.
+            failed += 1
+            logger.error(
+                "voiceprint %s could not be destroyed (%s)", template.pk, type(exc).__name__
+            )
+    if failed:
+        logger.error("%d due voiceprints could not be destroyed; retried next run", failed)
     return destroyed
 
 
@@ -751,6 +796,10 @@ def _check_url(url: str) -> str:
         raise InvalidInput(f"url must be an absolute {' or '.join(allowed)} URL", field="url")
     if parts.username or parts.password:
         raise InvalidInput("url must not carry credentials", field="url")
+    try:
+        webhooks.check_destination(url)
+    except webhooks.UnsafeDestination as exc:
+        raise InvalidInput(f"url: {exc}", field="url") from None
     return url
 
 

@@ -20,6 +20,9 @@ from propagation import services
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
+    # Well inside PROPAGATION_LEASE_SECONDS: a delivery never outlives its claim.
+    soft_time_limit=120,
+    time_limit=150,
 )
 def deliver_target(self: Any, target_id: int) -> str:
     outcome = services.deliver(

@@ -1,7 +1,7 @@
 """The acknowledgement a licensee (or model owner) posts back for a withdrawal notice.
 
-Authenticated by the one-time token carried in the signed notice itself, so a licensee
-can acknowledge from the same code that received the webhook."""
+Authenticated by the token carried in the signed notice itself (derived from the notice
+id, never stored), so a licensee can acknowledge from the code that received it."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Every notice is a JSON POST with
     the endpoint's secret of ``"<t>." + body``; during a secret rotation one ``v1`` per
     valid secret (new first).
 A receiver recomputes the HMAC with its secret, compares in constant time, and rejects
-a ``t`` more than ``WEBHOOK_TOLERANCE_SECONDS`` (default 300) from its clock, so a
+a ``t`` more than 5 minutes from its clock (``verify_signature``'s ``tolerance``), so a
 captured request cannot be replayed later; within the window, the Idempotency-Key
 makes a replay harmless. ``verify_signature`` is the reference implementation.
 """
@@ -14,10 +14,13 @@ makes a replay harmless. ``verify_signature`` is the reference implementation.
 from __future__ import annotations
 
 import hmac as stdlib_hmac
+import ipaddress
 import os
 import secrets
+import socket
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import httpx
@@ -90,12 +93,37 @@ def post(*, url: str, body: bytes, idempotency_key: str, secrets: list[str]) -> 
     }
     started = time.perf_counter()
     try:
-        reply = _client().post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+        check_destination(url)
+        # Only the status line matters: the reply body is never read, so a slow or
+        # huge one cannot hold the worker.
+        with _client().stream("POST", url, content=body, headers=headers) as reply:
+            status = reply.status_code
+    except (httpx.HTTPError, httpx.InvalidURL, UnsafeDestination, ValueError) as exc:
         # The exception text can echo the URL; its class is enough to act on.
         return Response(None, _elapsed_ms(started), type(exc).__name__)
-    error = "" if 200 <= reply.status_code < 300 else f"HTTP {reply.status_code}"
-    return Response(reply.status_code, _elapsed_ms(started), error)
+    error = "" if 200 <= status < 300 else f"HTTP {status}"
+    return Response(status, _elapsed_ms(started), error)
+
+
+class UnsafeDestination(Exception):
+    """The endpoint resolves to an address a notice must never be sent to."""
+
+
+def check_destination(url: str) -> None:
+    """Refuse loopback, private, link-local (cloud metadata), multicast and reserved
+    addresses unless ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` (development and tests). Run
+    at registration and again before every POST, so a name re-pointed later is caught."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeDestination("host does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise UnsafeDestination("host resolves to a non-public address")
 
 
 _clients: dict[int, httpx.Client] = {}

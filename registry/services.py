@@ -283,11 +283,16 @@ def create_recording_with_tracks(
 
 def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256: str) -> Recording:
     """Record where the audio is stored and its digest; the recording becomes available."""
+    with transaction.atomic(durable=True):
+        return _attach_audio(recording=recording, audio_uri=audio_uri, audio_sha256=audio_sha256)
+
+
+def _attach_audio(*, recording: Recording, audio_uri: str, audio_sha256: str) -> Recording:
     audio_uri = (audio_uri or "").strip()
     if not audio_uri:
         raise InvalidInput("audio_uri is required", field="audio_uri")
     _require_match(audio_sha256, SHA256_RE, field="audio_sha256", what="64 lowercase hex digits")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         locked = Recording.objects.select_for_update().get(pk=recording.pk)
         if locked.status not in (RecordingStatus.REGISTERED, RecordingStatus.AVAILABLE):
             # A quarantined recording is released by review, never by an upload; a
@@ -322,11 +327,12 @@ def audio_storage() -> Storage:
 
 def store_track_audio(*, track: Track, content: bytes) -> Track:
     """Store one channel's audio on its own, named by ids (no personal data), with its
-    SHA-256. Once stored it is never replaced: deletion is propagation's and final."""
+    SHA-256. Once stored it is never replaced: deletion is propagation's and final.
+    Callers check consent first: ``consent.services.audio.store_track_audio``."""
     if not content:
         raise InvalidInput("audio content is empty", field="content")
     digest = hashlib.sha256(content).hexdigest()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         locked = Track.objects.select_for_update().select_related("recording").get(pk=track.pk)
         if locked.audio_deleted_at is not None:
             raise InvalidInput("this track's audio was destroyed; it cannot return", field="track")
@@ -353,19 +359,30 @@ def store_track_audio(*, track: Track, content: bytes) -> Track:
 
 def store_recording_audio(*, recording: Recording, content: bytes) -> Recording:
     """Store the recording's mixed (all-channel) file in the "audio" storage and make
-    the recording available, pointing ``audio_uri`` at it (``storage:<name>``)."""
+    the recording available, pointing ``audio_uri`` at it (``storage:<name>``). The same
+    bytes again change nothing; different bytes are refused before anything is written.
+    Callers check consent first: ``consent.services.audio.store_recording_audio``."""
     if not content:
         raise InvalidInput("audio content is empty", field="content")
-    name = audio_storage().save(f"recordings/{recording.public_id}.audio", ContentFile(content))
-    try:
-        return attach_recording_audio(
-            recording=recording,
-            audio_uri=STORAGE_URI_PREFIX + name,
-            audio_sha256=hashlib.sha256(content).hexdigest(),
-        )
-    except Exception:
-        audio_storage().delete(name)
-        raise
+    digest = hashlib.sha256(content).hexdigest()
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=recording.pk)
+        if locked.audio_sha256:
+            if locked.audio_sha256 != digest:
+                raise InvalidInput(
+                    "this recording's audio was ingested with another digest; it cannot change",
+                    field="content",
+                )
+            if locked.audio_uri.startswith(STORAGE_URI_PREFIX):
+                return locked
+        name = audio_storage().save(f"recordings/{locked.public_id}.audio", ContentFile(content))
+        try:
+            return _attach_audio(
+                recording=locked, audio_uri=STORAGE_URI_PREFIX + name, audio_sha256=digest
+            )
+        except Exception:
+            audio_storage().delete(name)
+            raise
 
 
 def mark_recording_audio_deleted(*, recording_id: int) -> Recording:

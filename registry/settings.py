@@ -363,14 +363,28 @@ CELERY_BEAT_SCHEDULE = {
 # --- Withdrawal propagation (see propagation/services.py) ------------------------------
 PROPAGATION_MAX_ATTEMPTS = env.int("PROPAGATION_MAX_ATTEMPTS", default=8)
 PROPAGATION_RETRY_BASE_SECONDS = env.float("PROPAGATION_RETRY_BASE_SECONDS", default=30.0)
-PROPAGATION_RETRY_CAP_SECONDS = env.float("PROPAGATION_RETRY_CAP_SECONDS", default=6 * 3600.0)
+# Below CELERY_VISIBILITY_TIMEOUT: Redis hands a delayed message not yet acknowledged to
+# another worker after that long, and a retry must not run twice at once.
+PROPAGATION_RETRY_CAP_SECONDS = env.float("PROPAGATION_RETRY_CAP_SECONDS", default=1800.0)
 # A claim older than this is presumed abandoned (its worker died and the message is lost).
 PROPAGATION_LEASE_SECONDS = env.float("PROPAGATION_LEASE_SECONDS", default=600.0)
+if (
+    CELERY_BROKER_URL.startswith("redis")
+    and env.int("CELERY_VISIBILITY_TIMEOUT", default=3600) <= PROPAGATION_RETRY_CAP_SECONDS
+):
+    raise ImproperlyConfigured(
+        "PROPAGATION_RETRY_CAP_SECONDS must stay below CELERY_VISIBILITY_TIMEOUT: Redis "
+        "would hand a delayed retry to a second worker while the first still holds it"
+    )
 # The sweep re-queues a due target only if nothing was queued for it this long.
 PROPAGATION_REDISPATCH_SECONDS = env.float("PROPAGATION_REDISPATCH_SECONDS", default=300.0)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # Notices carry no personal data, but production still sends them only over TLS.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=not PRODUCTION)
+# Loopback and private addresses as endpoints: development and tests only (SSRF).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=not PRODUCTION
+)
 # Days a model owner has to confirm it retrained or filtered (licenses set their own).
 DERIVED_MODEL_ACK_DAYS = env.int("DERIVED_MODEL_ACK_DAYS", default=30)
 # Biometric templates without a jurisdiction rule are kept at most this long after the

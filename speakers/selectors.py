@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from compensation.models import LedgerEntry
@@ -264,6 +264,7 @@ class WithdrawalStatus:
     event: ConsentEvent
     published_at: datetime.datetime | None
     progress: Progress
+    within_erasure: bool = False  # carried by the erasure request's own propagation
 
 
 def withdrawal_statuses(*, speaker: Speaker) -> list[WithdrawalStatus]:
@@ -281,6 +282,7 @@ def withdrawal_statuses(*, speaker: Speaker) -> list[WithdrawalStatus]:
             event=row.event,
             published_at=row.published_at,
             progress=progress.get(row.pk, Progress()),
+            within_erasure=bool((row.payload or {}).get("within_erasure")),
         )
         for row in rows
         if row.event is not None
@@ -295,24 +297,16 @@ class ErasureProgress:
 
 
 def erasure_statuses(*, speaker: Speaker) -> list[ErasureProgress]:
-    """The speaker's erasure requests with the progress of everything they set off: the
-    erasure's own plan (audio, voiceprints, personal data) and the withdrawals it made."""
+    """The speaker's erasure requests with the progress of their propagation (which
+    carries the withdrawals the request made, as well as audio, voiceprints and the
+    personal data)."""
     requests = list(erasure_requests(speaker=speaker))
     statuses = []
     for request in requests:
-        outbox_ids = list(
-            ConsentOutbox.objects.filter(
-                Q(erasure_request=request)
-                | Q(event__speaker=speaker, event__recorded_at=request.requested_at)
-            ).values_list("pk", flat=True)
+        outbox_ids = ConsentOutbox.objects.filter(erasure_request=request).values_list(
+            "pk", flat=True
         )
-        parts = progress_by_outbox(outbox_ids).values()
-        combined = Progress(
-            total=sum(p.total for p in parts),
-            reached=sum(p.reached for p in parts),
-            acknowledged=sum(p.acknowledged for p in parts),
-            failing=sum(p.failing for p in parts),
-        )
+        combined = next(iter(progress_by_outbox(outbox_ids).values()), Progress())
         own = ConsentOutbox.objects.filter(erasure_request=request).first()
         statuses.append(ErasureProgress(request, own.published_at if own else None, combined))
     return statuses

@@ -104,6 +104,7 @@ def _append(
     at: datetime.datetime,
     requirements: Requirements | None,
     given_at: datetime.datetime | None = None,
+    within_erasure: bool = False,
 ) -> Consent:
     """Write the event, its signature, the derived state and the outbox row."""
     state = ACTION_RESULT[ConsentAction(action)]
@@ -169,6 +170,7 @@ def _append(
                 "purpose": purpose,
                 "session": str(session.public_id) if session else None,
                 "effective_at": at.isoformat(),
+                "within_erasure": within_erasure,
             },
         )
     return consent
@@ -376,9 +378,17 @@ def withdraw_consent(
 
 
 def withdraw_row(
-    speaker: Speaker, row: Consent, *, evidence: Evidence, actor: Actor, at: datetime.datetime
+    speaker: Speaker,
+    row: Consent,
+    *,
+    evidence: Evidence,
+    actor: Actor,
+    at: datetime.datetime,
+    within_erasure: bool = False,
 ) -> Consent:
-    """Withdraw one locked consent row in the caller's transaction (event, state, outbox)."""
+    """Withdraw one locked consent row in the caller's transaction (event, state, outbox).
+    ``within_erasure``: the erasure's own outbox row carries the propagation, so this
+    one is announced as part of it (no second round of notices)."""
     return _append(
         speaker=speaker,
         purpose=row.purpose,
@@ -390,6 +400,7 @@ def withdraw_row(
         current=row,
         at=at,
         requirements=None,
+        within_erasure=within_erasure,
     )
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from consent.errors import ConsentError
 from consent.models import Consent, Purpose
 from consent.rules import requirements_for
+from consent.services.acts import _lock_speaker
 from registry.errors import InvalidInput
 from registry.models import Speaker, VoiceprintTemplate
 from registry.services import audio_storage
@@ -43,12 +44,15 @@ def enroll_voiceprint(*, speaker: Speaker, template: bytes) -> VoiceprintTemplat
     if not template:
         raise InvalidInput("template is empty", field="template")
     now = timezone.now()
-    consent = Consent.objects.filter(
-        speaker=speaker, purpose=Purpose.BIOMETRIC, session__isnull=True
-    ).first()
-    if consent is None or not consent.in_force_at(now):
-        raise BiometricConsentMissing("the speaker's biometric consent is not in force")
     with transaction.atomic(durable=True):
+        # Under the speaker lock every consent act takes: a withdrawal commits either
+        # before this check (refused) or after the template exists (its plan finds it).
+        speaker = _lock_speaker(speaker)
+        consent = Consent.objects.filter(
+            speaker=speaker, purpose=Purpose.BIOMETRIC, session__isnull=True
+        ).first()
+        if consent is None or not consent.in_force_at(now):
+            raise BiometricConsentMissing("the speaker's biometric consent is not in force")
         row = VoiceprintTemplate(
             speaker=speaker,
             template_sha256=hashlib.sha256(template).hexdigest(),

@@ -42,7 +42,9 @@ def request_erasure(*, speaker: Speaker, evidence: Evidence, actor: Actor) -> Er
             .order_by("id")
         )
         for consent in in_force:
-            withdraw_row(speaker, consent, evidence=evidence, actor=actor, at=at)
+            withdraw_row(
+                speaker, consent, evidence=evidence, actor=actor, at=at, within_erasure=True
+            )
         erasure = ErasureRequest.objects.create(
             speaker=speaker,
             actor_kind=actor.kind,

@@ -18,6 +18,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from consent.services.audio import store_recording_audio, store_track_audio
 from consent.services.biometrics import enroll_voiceprint
 from datasetcards import services as datasets
 from datasetcards.models import Dataset, License, Release
@@ -25,7 +26,6 @@ from propagation import services as propagation
 from propagation import webhooks
 from propagation.models import PropagationTarget, TargetStatus
 from registry.models import DerivedModel, Licensee, Recording, Speaker, VoiceprintTemplate
-from registry.services import store_recording_audio, store_track_audio
 from tests.consent.conftest import give_all, notices  # noqa: F401 - fixture
 from tests.factories import DerivedModelFactory, LicenseeFactory, RecordingFactory, SpeakerFactory
 
@@ -168,12 +168,11 @@ def make_world(receiver: Receiver, *, calls: int = 3) -> World:
         for speaker in (a, b, c, d):
             give_all(speaker, *ALL)
     recorded = timezone.now() - datetime.timedelta(hours=1)
-    pair_calls = [
+    calls_made: list[Recording] = [
         RecordingFactory(speakers=[a, b], recorded_at=recorded, with_audio=False)
         for _ in range(calls)
     ]
-    other = RecordingFactory(speakers=[c, d], recorded_at=recorded, with_audio=False)
-    calls_made = [*pair_calls, other]
+    calls_made.append(RecordingFactory(speakers=[c, d], recorded_at=recorded, with_audio=False))
     for index, recording in enumerate(calls_made):
         # The mixed file and each channel on its own, all in the "audio" storage.
         calls_made[index] = store_recording_audio(

@@ -262,6 +262,27 @@ def _latency_ms(clock: datetime.datetime) -> int:
     return max(0, round((datetime.datetime.now(datetime.UTC) - clock).total_seconds() * 1000))
 
 
+def _log_attempt(
+    target: PropagationTarget,
+    started: datetime.datetime,
+    clock: datetime.datetime,
+    outcome: str,
+    status_code: int | None,
+    error: str,
+    worker: str,
+) -> None:
+    DeliveryAttempt.objects.create(
+        target=target,
+        number=target.attempts,
+        started_at=started,
+        latency_ms=_latency_ms(clock),
+        outcome=outcome,
+        status_code=status_code,
+        error=error[:500],
+        worker=worker[:200],
+    )
+
+
 def _succeeded(
     target: PropagationTarget,
     token: str,
@@ -281,15 +302,7 @@ def _succeeded(
     if internal:
         values["acknowledged_at"] = now
     with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            target=target,
-            number=target.attempts,
-            started_at=started,
-            latency_ms=_latency_ms(clock),
-            outcome=AttemptOutcome.DELIVERED,
-            status_code=status_code,
-            worker=worker[:200],
-        )
+        _log_attempt(target, started, clock, AttemptOutcome.DELIVERED, status_code, "", worker)
         # Only while we still hold the claim (a lease thief may have finished it).
         PropagationTarget.objects.filter(
             pk=target.pk, status=TargetStatus.IN_PROGRESS, claim_token=token
@@ -311,16 +324,7 @@ def _failed(
     dead = target.attempts >= settings.PROPAGATION_MAX_ATTEMPTS
     retry_in = None if dead else backoff_seconds(target.attempts)
     with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            target=target,
-            number=target.attempts,
-            started_at=started,
-            latency_ms=_latency_ms(clock),
-            outcome=AttemptOutcome.FAILED,
-            status_code=status_code,
-            error=error[:500],
-            worker=worker[:200],
-        )
+        _log_attempt(target, started, clock, AttemptOutcome.FAILED, status_code, error, worker)
         PropagationTarget.objects.filter(
             pk=target.pk, status=TargetStatus.IN_PROGRESS, claim_token=token
         ).update(

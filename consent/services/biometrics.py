@@ -71,15 +71,21 @@ def enroll_voiceprint(*, speaker: Speaker, template: bytes) -> VoiceprintTemplat
     return row
 
 
+def _live(template: VoiceprintTemplate) -> VoiceprintTemplate:
+    """The template, locked; refused once destroyed (destruction is final)."""
+    locked = VoiceprintTemplate.objects.select_for_update().get(pk=template.pk)
+    if locked.destroyed_at is not None:
+        raise InvalidInput("this template was destroyed", field="template")
+    return locked
+
+
 def record_voiceprint_interaction(
     *, template: VoiceprintTemplate, at: datetime.datetime | None = None
 ) -> VoiceprintTemplate:
     """The speaker used the template (e.g. a verification): the 3 years restart."""
     at = at or timezone.now()
     with transaction.atomic(durable=True):
-        locked = VoiceprintTemplate.objects.select_for_update().get(pk=template.pk)
-        if locked.destroyed_at is not None:
-            raise InvalidInput("this template was destroyed", field="template")
+        locked = _live(template)
         locked.last_interaction_at = max(locked.last_interaction_at, at)
         locked.retention_until = _retention_until(
             locked.speaker, locked.last_interaction_at, locked.purpose_met_at
@@ -94,9 +100,7 @@ def mark_voiceprint_purpose_met(
     """The purpose the template was collected for is satisfied: it is due now."""
     at = at or timezone.now()
     with transaction.atomic(durable=True):
-        locked = VoiceprintTemplate.objects.select_for_update().get(pk=template.pk)
-        if locked.destroyed_at is not None:
-            raise InvalidInput("this template was destroyed", field="template")
+        locked = _live(template)
         locked.purpose_met_at = at
         locked.retention_until = min(locked.retention_until, at)
         locked.save(update_fields=["purpose_met_at", "retention_until"])

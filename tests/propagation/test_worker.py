@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,29 +28,12 @@ from propagation.models import (
     TargetStatus,
 )
 from registry.models import DerivedModelStatus, Track
+from tests.processes import stop, wait_for
 from tests.propagation.conftest import Receiver, World, make_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass
@@ -179,8 +162,8 @@ def stack(subprocess_env, tmp_path, audio_dir, redis_server) -> Iterator[Stack]:
     try:
         yield Stack(env, worker, beat)
     finally:
-        _stop(beat)
-        _stop(worker)
+        stop(beat)
+        stop(worker)
 
 
 @pytest.fixture
@@ -199,7 +182,7 @@ def test_a_withdrawal_reaches_release_licensee_model_and_audio_through_the_worke
     world = live_world
     own_audio = [t.audio_name for t in Track.objects.filter(speaker=world.a)]
     stack.act(f"withdraw:{world.a.pk}:recording")
-    wait_for(lambda: _reached(propagation__speaker=world.a), what="every target reached")
+    wait_for(lambda: _reached(propagation__speaker=world.a), 90, "every target reached")
     world.release.refresh_from_db()
     assert world.release.status == ReleaseStatus.TAINTED
     world.model.refresh_from_db()

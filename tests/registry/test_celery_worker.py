@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from registry.models import WorkerHeartbeat
 from registry.tasks import record_worker_heartbeat
+from tests.processes import stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def _wait_for(condition: Callable[[], object], timeout: float = 45.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture
@@ -80,8 +62,8 @@ def celery_processes(subprocess_env, tmp_path) -> Iterator[dict[str, str]]:
     try:
         yield {"queue": queue, "hostname": hostname}
     finally:
-        _stop(beat)
-        _stop(worker)
+        stop(beat)
+        stop(worker)
 
 
 def test_a_task_sent_through_redis_is_executed_by_a_real_worker_process(
@@ -89,7 +71,7 @@ def test_a_task_sent_through_redis_is_executed_by_a_real_worker_process(
 ) -> None:
     probe = f"probe-{uuid.uuid4().hex[:8]}"
     record_worker_heartbeat.apply_async(kwargs={"name": probe}, queue=celery_processes["queue"])
-    heartbeat = _wait_for(lambda: WorkerHeartbeat.objects.filter(name=probe).first())
+    heartbeat = wait_for(lambda: WorkerHeartbeat.objects.filter(name=probe).first())
     # Written by the worker process, not by this one (no eager mode anywhere).
     assert heartbeat.hostname == celery_processes["hostname"]
 
@@ -97,10 +79,10 @@ def test_a_task_sent_through_redis_is_executed_by_a_real_worker_process(
 def test_beat_schedules_the_heartbeat_and_the_worker_runs_it(
     celery_processes: dict[str, str],
 ) -> None:
-    first = _wait_for(lambda: WorkerHeartbeat.objects.filter(name="celery").first())
+    first = wait_for(lambda: WorkerHeartbeat.objects.filter(name="celery").first())
     assert first.hostname == celery_processes["hostname"]
     # Beat keeps firing every second: the heartbeat moves forward.
-    _wait_for(
+    wait_for(
         lambda: WorkerHeartbeat.objects.filter(
             name="celery",
             beat_at__gt=first.beat_at,

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -71,8 +70,6 @@ from registry.services import (
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "propagation.tasks.deliver_target"
-PUBLISH_TASK = "propagation.tasks.publish"
 _T = TypeVar("_T")
 
 
@@ -119,19 +116,19 @@ def kick(*, outbox_ids: list[int]) -> bool:
 
 
 def _send_publish(outbox_ids: list[int]) -> None:
-    current_app.send_task(PUBLISH_TASK, kwargs={"outbox_ids": outbox_ids}, retry=False)
+    from propagation import tasks  # tasks import this module
+
+    # retry=False: fail fast; the sweep retries publication, not the speaker's request.
+    tasks.publish.apply_async(kwargs={"outbox_ids": outbox_ids}, retry=False)
 
 
 def _send(target_ids: Iterable[int], *, countdown: float | None = None) -> int:
     """Queue delivery tasks; raises if the broker refuses (callers roll back)."""
+    from propagation import tasks  # tasks import this module
+
     sent = 0
     for target_id in target_ids:
-        current_app.send_task(
-            DELIVER_TASK,
-            args=[target_id],
-            countdown=countdown,
-            retry=False,  # fail fast: the sweep retries publication, not the request
-        )
+        tasks.deliver_target.apply_async(args=(target_id,), countdown=countdown or 0, retry=False)
         sent += 1
     return sent
 

@@ -33,7 +33,7 @@ def deliver_target(self: Any, target_id: int) -> str:
     if outcome.retry_in is not None:
         # A new message (new claim token) after the backoff; the sweep re-sends it if
         # this one is lost.
-        self.apply_async(args=[target_id], countdown=outcome.retry_in)
+        self.apply_async(args=(target_id,), countdown=outcome.retry_in)
     return outcome.status
 
 

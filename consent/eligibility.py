@@ -322,17 +322,42 @@ class Coverage:
         return self.total > 0 and self.covered[purpose] == self.total
 
 
-def coverage_of(recordings: QuerySet[Recording], *, at: datetime.datetime) -> Coverage:
-    """For every purpose at once: how many of ``recordings`` ``eligible_recordings``
-    would return at ``at``. The same rule in one pass instead of one anti-join per
-    purpose: each speaker's valid general consents are folded into one row (when
-    recording consent was given; which purposes are valid), session-scoped ones into
-    one row per speaker and recording, and every track is joined to both once, so a
-    release of millions of recordings is counted in a few hash joins.
+GROUP_COLUMNS = (
+    "channel_count",
+    "language",
+    "sample_rate_hz",
+    "jurisdiction",
+    "isolated_at_source",
+)
+
+
+@dataclass(frozen=True)
+class CoverageGroup:
+    """Counts for the recordings sharing one combination of ``GROUP_COLUMNS``."""
+
+    key: dict[str, Any]
+    recordings: int
+    tracks: int
+    duration_ms: int
+    speaker_ms: int  # duration x tracks: recorded speaker-time
+    first_recorded_at: datetime.datetime | None
+    last_recorded_at: datetime.datetime | None
+    covered: dict[str, int]  # purpose: recordings eligible for it
+
+
+def coverage_groups(
+    tracks_sql: str, tracks_params: list[Any], *, at: datetime.datetime
+) -> list[CoverageGroup]:
+    """The eligibility rule of ``eligible_recordings`` counted for every purpose at once
+    over a set of tracks (``tracks_sql`` selects ``track_id, recording_id``; every track
+    of each recording), grouped by the recordings' ``GROUP_COLUMNS``, in one pass: each
+    speaker's valid general consents are folded into one row (when recording consent was
+    given; which purposes are valid), session-scoped ones into one row per speaker and
+    recording, and every track is joined to both once. A release of millions of
+    recordings is counted with a few hash joins instead of one anti-join per purpose.
     ``tests/consent/test_corpus.py`` holds it equal to ``eligible_recordings``."""
     from django.db import connection
 
-    ids_sql, ids_params = recordings.values("pk").query.sql_with_params()
     purposes = [p for p in Purpose.values if p != Purpose.RECORDING]
     folded = "".join(f", bool_or(c.purpose = %s) AS ok_{i}" for i in range(len(purposes)))
     per_track = "".join(
@@ -341,6 +366,7 @@ def coverage_of(recordings: QuerySet[Recording], *, at: datetime.datetime) -> Co
     )
     per_recording = "".join(f", bool_and(ok_{i}) AS all_{i}" for i in range(len(purposes)))
     counts = "".join(f", count(*) FILTER (WHERE usable AND all_{i})" for i in range(len(purposes)))
+    group = ", ".join(GROUP_COLUMNS)
     valid = f"""
         SELECT c.speaker_id, c.recording_id,
                min(c.given_at) FILTER (WHERE c.purpose = %s) AS recording_given_at{folded}
@@ -348,27 +374,33 @@ def coverage_of(recordings: QuerySet[Recording], *, at: datetime.datetime) -> Co
          WHERE c.state = ANY(%s) AND c.given_at <= %s
            AND (c.expires_at IS NULL OR c.expires_at > %s)"""  # noqa: S608 - our table
     sql = f"""
-        WITH general AS ({valid} AND c.session_id IS NULL GROUP BY c.speaker_id, c.recording_id
+        WITH items AS ({tracks_sql}),
+        general AS ({valid} AND c.session_id IS NULL GROUP BY c.speaker_id, c.recording_id
         ), scoped AS ({valid} AND c.session_id IS NOT NULL GROUP BY c.speaker_id, c.recording_id
         ), per_track AS (
-            SELECT t.recording_id, r.status = %s AS available,
+            SELECT i.recording_id, r.status = %s AS available,
                    coalesce(g.recording_given_at <= r.recorded_at, false)
                    OR coalesce(s.recording_given_at <= r.recorded_at, false) AS recording_ok
                    {per_track}
-              FROM {Track._meta.db_table} t
-              JOIN {Recording._meta.db_table} r ON r.id = t.recording_id
+              FROM items i
+              JOIN {Track._meta.db_table} t ON t.id = i.track_id
+              JOIN {Recording._meta.db_table} r ON r.id = i.recording_id
               LEFT JOIN general g ON g.speaker_id = t.speaker_id
               LEFT JOIN scoped s
-                ON s.speaker_id = t.speaker_id AND s.recording_id = t.recording_id
-             WHERE t.recording_id IN ({ids_sql})
+                ON s.speaker_id = t.speaker_id AND s.recording_id = i.recording_id
         ), per_recording AS (
-            SELECT recording_id, bool_and(available AND recording_ok) AS usable {per_recording}
+            SELECT recording_id, bool_and(available AND recording_ok) AS usable,
+                   count(*) AS tracks {per_recording}
               FROM per_track GROUP BY recording_id
         )
-        SELECT (SELECT count(*) FROM ({ids_sql}) ids),
+        SELECT {", ".join(f"r.{c}" for c in GROUP_COLUMNS)},
+               count(*), sum(p.tracks), sum(r.duration_ms), sum(r.duration_ms * p.tracks),
+               min(r.recorded_at), max(r.recorded_at),
                count(*) FILTER (WHERE usable) {counts}
-          FROM per_recording
-    """  # noqa: S608 - interpolated: our table names, compiled ORM SQL, generated columns
+          FROM per_recording p JOIN {Recording._meta.db_table} r ON r.id = p.recording_id
+         GROUP BY {", ".join(f"r.{c}" for c in GROUP_COLUMNS)}
+         ORDER BY {group}
+    """  # noqa: S608 - interpolated: our table names, the caller's SQL, generated columns
     valid_params = [
         str(Purpose.RECORDING),
         *purposes,
@@ -376,17 +408,42 @@ def coverage_of(recordings: QuerySet[Recording], *, at: datetime.datetime) -> Co
         at,
         at,
     ]
-    params = [
-        *valid_params,
-        *valid_params,
-        str(RecordingStatus.AVAILABLE),
-        *ids_params,
-        *ids_params,
-    ]
+    params = [*tracks_params, *valid_params, *valid_params, str(RecordingStatus.AVAILABLE)]
+    groups = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        total, usable, *covered = cursor.fetchone()
-    return Coverage(
-        total=total,
-        covered={str(Purpose.RECORDING): usable, **dict(zip(purposes, covered, strict=True))},
+        for row in cursor.fetchall():
+            key = dict(zip(GROUP_COLUMNS, row[: len(GROUP_COLUMNS)], strict=True))
+            n, tracks, duration, speaker_ms, first, last, usable, *covered = row[
+                len(GROUP_COLUMNS) :
+            ]
+            groups.append(
+                CoverageGroup(
+                    key=key,
+                    recordings=n,
+                    tracks=int(tracks or 0),
+                    duration_ms=int(duration or 0),
+                    speaker_ms=int(speaker_ms or 0),
+                    first_recorded_at=first,
+                    last_recorded_at=last,
+                    covered={
+                        str(Purpose.RECORDING): usable,
+                        **dict(zip(purposes, covered, strict=True)),
+                    },
+                )
+            )
+    return groups
+
+
+def coverage_of(recordings: QuerySet[Recording], *, at: datetime.datetime) -> Coverage:
+    """For every purpose at once: how many of ``recordings`` ``eligible_recordings``
+    would return at ``at`` (see ``coverage_groups``)."""
+    ids_sql, ids_params = recordings.values("pk").query.sql_with_params()
+    tracks_sql = (
+        f"SELECT t.id AS track_id, t.recording_id FROM {Track._meta.db_table} t "  # noqa: S608
+        f"WHERE t.recording_id IN ({ids_sql})"
     )
+    groups = coverage_groups(tracks_sql, list(ids_params), at=at)
+    total = recordings.count()
+    covered = {p: sum(g.covered[p] for g in groups) for p in Purpose.values}
+    return Coverage(total=total, covered=covered)

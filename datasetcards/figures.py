@@ -8,10 +8,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Q
 
 from compensation.models import RatePlan
-from consent.eligibility import coverage_of, valid_consents
+from consent.eligibility import CoverageGroup, coverage_groups, valid_consents
 from consent.models import Consent, Purpose
 from datasetcards.models import Release, ReleaseItem
 from registry.models import Recording
@@ -60,91 +60,75 @@ def dataset_snapshot(release: Release) -> dict[str, Any]:
 
 
 def release_figures(release: Release) -> dict[str, Any]:
-    """The card's figures for ``release`` (its items must be written)."""
-    recordings = Recording.objects.filter(
-        pk__in=ReleaseItem.objects.filter(release=release).values("recording_id")
-    )
+    """The card's figures for ``release`` (its items must be written): one grouped pass
+    over its tracks gives every count, duration, period and the consent coverage of
+    each purpose (``consent.eligibility.coverage_groups``); distinct speakers, the
+    consent regimes and the rate plans take one query each."""
     items = ReleaseItem.objects.filter(release=release)
-    totals = recordings.aggregate(
-        recordings=Count("id"),
-        duration=Sum("duration_ms"),
-        isolated=Count("id", filter=Q(isolated_at_source=True)),
-        first=Min("recorded_at"),
-        last=Max("recorded_at"),
-    )
-    track_totals = items.aggregate(
-        tracks=Count("id"),
-        speakers=Count("track__speaker", distinct=True),
-        speaker_ms=Sum("recording__duration_ms"),
-    )
-    n_recordings = totals["recordings"] or 0
-    coverage, complete = _coverage(release, recordings)
-    channels = {
-        str(row["channel_count"]): row["n"]
-        for row in recordings.values("channel_count").annotate(n=Count("id")).order_by()
+    tracks_sql, tracks_params = items.values("track_id", "recording_id").query.sql_with_params()
+    groups = coverage_groups(tracks_sql, list(tracks_params), at=release.as_of)
+    n_recordings = sum(g.recordings for g in groups)
+    coverage = {
+        p: round(sum(g.covered[p] for g in groups) / n_recordings, 4) if n_recordings else 0.0
+        for p in Purpose.values
     }
-    languages = [
-        {"language": row["language"], "recordings": row["n"], "hours": _hours(row["ms"])}
-        for row in recordings.values("language")
-        .annotate(n=Count("id"), ms=Sum("duration_ms"))
-        .order_by("-ms", "language")
-    ]
-    sample_rates = [
-        {
-            "sample_rate_hz": row["sample_rate_hz"],
-            "recordings": row["n"],
-            "hours": _hours(row["ms"]),
-        }
-        for row in recordings.values("sample_rate_hz")
-        .annotate(n=Count("id"), ms=Sum("duration_ms"))
-        .order_by("sample_rate_hz")
-    ]
-    jurisdictions = [
-        {"jurisdiction": row["jurisdiction"], "recordings": row["n"], "hours": _hours(row["ms"])}
-        for row in recordings.values("jurisdiction")
-        .annotate(n=Count("id"), ms=Sum("duration_ms"))
-        .order_by("jurisdiction")
-    ]
+    # Exact, not rounded: a use is advertised as allowed only when this is true.
+    complete = {
+        p: n_recordings > 0 and sum(g.covered[p] for g in groups) == n_recordings
+        for p in Purpose.values
+    }
+    channels: dict[str, int] = {}
+    for g in groups:
+        key = str(g.key["channel_count"])
+        channels[key] = channels.get(key, 0) + g.recordings
+    firsts = [g.first_recorded_at for g in groups if g.first_recorded_at]
+    lasts = [g.last_recorded_at for g in groups if g.last_recorded_at]
+    isolated = sum(g.recordings for g in groups if g.key["isolated_at_source"])
+    speakers = items.aggregate(n=Count("track__speaker", distinct=True))["n"] or 0
     return {
         "recordings": n_recordings,
-        "tracks": track_totals["tracks"] or 0,
-        "distinct_speakers": track_totals["speakers"] or 0,
-        "hours": _hours(totals["duration"]),
-        "speaker_hours": _hours(track_totals["speaker_ms"]),
+        "tracks": sum(g.tracks for g in groups),
+        "distinct_speakers": speakers,
+        "hours": _hours(sum(g.duration_ms for g in groups)),
+        "speaker_hours": _hours(sum(g.speaker_ms for g in groups)),
         # One speaker per channel (a database invariant), so speakers per session and
         # channels per recording are the same distribution.
-        "channels_per_recording": channels,
-        "speakers_per_session": channels,
-        "isolated_at_source_share": round(totals["isolated"] / n_recordings, 4)
-        if n_recordings
-        else 0.0,
-        "languages": languages,
-        "sample_rates": sample_rates,
-        "jurisdictions": jurisdictions,
+        "channels_per_recording": dict(sorted(channels.items(), key=lambda kv: int(kv[0]))),
+        "speakers_per_session": dict(sorted(channels.items(), key=lambda kv: int(kv[0]))),
+        "isolated_at_source_share": round(isolated / n_recordings, 4) if n_recordings else 0.0,
+        "languages": _breakdown(groups, "language", order_by_hours=True),
+        "sample_rates": _breakdown(groups, "sample_rate_hz"),
+        "jurisdictions": _breakdown(groups, "jurisdiction"),
         "collection_period": {
-            "first_recorded_at": _iso(totals["first"]),
-            "last_recorded_at": _iso(totals["last"]),
+            "first_recorded_at": _iso(min(firsts) if firsts else None),
+            "last_recorded_at": _iso(max(lasts) if lasts else None),
         },
         "consent_coverage": coverage,
-        # Exact, not rounded: a use is advertised as allowed only when this is true.
         "consent_complete": complete,
         "consent_regimes": _regimes(release),
-        "compensation": _compensation(recordings),
+        "compensation": _compensation(items),
     }
+
+
+def _breakdown(
+    groups: list[CoverageGroup], column: str, *, order_by_hours: bool = False
+) -> list[dict[str, Any]]:
+    """Recordings and hours per value of one column, summed over the groups (by hours,
+    longest first, or by value)."""
+    counts: dict[Any, list[int]] = {}
+    for g in groups:
+        entry = counts.setdefault(g.key[column], [0, 0])
+        entry[0] += g.recordings
+        entry[1] += g.duration_ms
+    order = sorted(
+        counts.items(),
+        key=(lambda kv: (-kv[1][1], kv[0])) if order_by_hours else (lambda kv: kv[0]),
+    )
+    return [{column: value, "recordings": n, "hours": _hours(ms)} for value, (n, ms) in order]
 
 
 def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _coverage(release: Release, recordings: Any) -> tuple[dict[str, float], dict[str, bool]]:
-    """Share of the release's recordings every participant's consent covers, per
-    purpose, at the release's ``as_of`` (its own purposes are 1.0 by construction), and
-    whether that share is exactly all of them. One pass over the release's tracks."""
-    counted = coverage_of(recordings, at=release.as_of)
-    coverage = {purpose: counted.share(purpose) for purpose in Purpose.values}
-    complete = {purpose: counted.complete(purpose) for purpose in Purpose.values}
-    return coverage, complete
 
 
 def _regimes(release: Release) -> list[dict[str, Any]]:
@@ -183,9 +167,15 @@ def _regimes(release: Release) -> list[dict[str, Any]]:
     ]
 
 
-def _compensation(recordings: Any) -> dict[str, Any]:
+def _compensation(items: Any) -> dict[str, Any]:
     plans = (
-        RatePlan.objects.filter(campaign__recordings__in=recordings.values("pk"))
+        RatePlan.objects.filter(
+            campaign__in=Recording.objects.filter(
+                pk__in=items.values("recording_id"), campaign__isnull=False
+            )
+            .values("campaign_id")
+            .distinct()
+        )
         .values("campaign__slug", "currency", "amount_per_hour", "effective_from")
         .distinct()
         .order_by("campaign__slug", "effective_from")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import Prefetch, QuerySet
 
 from datasetcards.models import Dataset, Release, ReleaseStatus
@@ -35,4 +37,22 @@ def get_published_release(*, slug: str, version: str) -> Release:
     )
     if release is None:
         raise NotFound(f"no published release {slug} {version}")
+    return release
+
+
+def licensed_releases(*, licensee_id: int) -> QuerySet[Release]:
+    """Built releases a licensee holds through any of its licenses."""
+    return (
+        Release.objects.filter(status__in=PUBLISHED, licenses__licensee_id=licensee_id)
+        .select_related("dataset")
+        .distinct()
+        .order_by("dataset__slug", "-built_at", "id")
+    )
+
+
+def get_release_for_licensee(*, licensee_id: int, public_id: UUID | str) -> Release:
+    """One licensed release; another licensee's (or an unknown id) is NotFound alike."""
+    release = licensed_releases(licensee_id=licensee_id).filter(public_id=public_id).first()
+    if release is None:
+        raise NotFound("no such release")
     return release

@@ -4,12 +4,26 @@ show decrypted personal data."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from registry.models import DerivedModel, Licensee, Recording, Speaker, Track, WorkerHeartbeat
+from registry import tokens
+from registry.errors import InvalidInput
+from registry.models import (
+    ApiToken,
+    DerivedModel,
+    Licensee,
+    Recording,
+    Speaker,
+    TokenScope,
+    Track,
+    WorkerHeartbeat,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -95,3 +109,92 @@ class DerivedModelAdmin(admin.ModelAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["name", "beat_at", "hostname"]
+
+
+class ApiTokenForm(forms.ModelForm):
+    """Issuing a token: the secret is generated and shown once, never typed."""
+
+    scopes = forms.MultipleChoiceField(choices=TokenScope.choices)
+    lifetime_days = forms.IntegerField(min_value=1, max_value=366, initial=90)
+
+    class Meta:
+        model = ApiToken
+        fields = ["name", "kind", "licensee"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            tokens.check_token_request(
+                name=data.get("name", ""),
+                kind=data.get("kind", ""),
+                scopes=list(data.get("scopes", [])),
+                licensee=data.get("licensee"),
+                lifetime=datetime.timedelta(days=data.get("lifetime_days") or 0),
+            )
+        except InvalidInput as exc:
+            field = {"lifetime": "lifetime_days"}.get(exc.field or "", exc.field)
+            self.add_error(field if field in self.fields else None, exc.detail)
+        return data
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Issue (secret shown once), revoke and rotate API tokens; the secret's digest and
+    every other field are read-only once issued."""
+
+    form = ApiTokenForm
+    list_display = [
+        "prefix",
+        "name",
+        "kind",
+        "licensee",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["kind", "revoked_at"]
+    search_fields = ["=prefix", "name"]
+    actions = ["revoke", "rotate"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return [f.name for f in ApiToken._meta.fields]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        issued = tokens.issue_api_token(
+            name=form.cleaned_data["name"],
+            kind=form.cleaned_data["kind"],
+            scopes=form.cleaned_data["scopes"],
+            licensee=form.cleaned_data["licensee"],
+            lifetime=datetime.timedelta(days=form.cleaned_data["lifetime_days"]),
+        )
+        obj.pk = issued.token.pk
+        self.message_user(
+            request,
+            f"Token issued. Copy it now, it is not shown again: {issued.secret}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset:
+            tokens.revoke_api_token(token=token)
+        self.message_user(request, f"{queryset.count()} token(s) revoked.")
+
+    @admin.action(description="Rotate the selected tokens (old ones work 24 more hours)")
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset:
+            issued = tokens.rotate_api_token(token=token, overlap=datetime.timedelta(hours=24))
+            self.message_user(
+                request,
+                f"{token.prefix} rotated; the new token (shown once): {issued.secret}",
+                messages.WARNING,
+            )

@@ -11,6 +11,7 @@ import uuid
 from typing import ClassVar
 
 import pgtrigger
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -504,3 +505,64 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TokenKind(models.TextChoices):
+    LICENSEE = "licensee", "Licensee (dataset builders)"
+    COLLECTOR = "collector", "Collection platform"
+    STAFF = "staff", "Compliance staff scripts"
+
+
+class TokenScope(models.TextChoices):
+    READ_DATASETS = "datasets:read", "Read licensed datasets, releases, cards, manifests"
+    READ_FEED = "feed:read", "Read the withdrawal feed"
+    MANAGE_WEBHOOKS = "webhooks:manage", "Manage webhooks and acknowledge notices"
+    MANAGE_MODELS = "models:manage", "Declare and update derived models"
+    WRITE_CONSENT = "consent:write", "Record consent acts and sessions (collector)"
+    INGEST = "recordings:ingest", "Ingest recordings (collector)"
+    STAFF_READ = "staff:read", "Look up speakers and export events (staff)"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API: ``vcr_<prefix>_<secret>``. The prefix is shown
+    (to find the token in lists and logs); the secret is shown once at issue and stored
+    only as its SHA-256 (a 256-bit random secret needs no slow hash)."""
+
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=TokenKind.choices)
+    licensee = models.ForeignKey(
+        Licensee, null=True, blank=True, on_delete=models.PROTECT, related_name="api_tokens"
+    )
+    scopes = ArrayField(models.CharField(max_length=32, choices=TokenScope.choices))
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            one_of("kind", TokenKind, "token_kind_known"),
+            models.CheckConstraint(
+                condition=Q(secret_sha256__regex=SHA256_RE), name="token_secret_digest"
+            ),
+            models.CheckConstraint(
+                condition=Q(scopes__len__gt=0) & Q(scopes__contained_by=TokenScope.values),
+                name="token_scopes_known",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="licensee") | Q(licensee__isnull=False),
+                name="token_licensee_names_its_licensee",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="token_expires_later"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"token vcr_{self.prefix}_… ({self.name})"

@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("speakers.urls")),
     path("", include("datasetcards.urls")),
     path("", include("propagation.urls")),
+    path("api/v1/", include(("registry.api.urls", "api"), namespace="api")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

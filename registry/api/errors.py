@@ -1,0 +1,75 @@
+"""One exception handler: every error of the API is RFC 9457 problem+json with a stable
+``code`` (domain errors keep theirs; validation, auth, throttling and 404 get one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from registry.errors import RegistryError
+
+PROBLEM = "application/problem+json"
+CODES = {
+    exceptions.ValidationError: "invalid_input",
+    exceptions.ParseError: "invalid_json",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def problem(status_code: int, code: str, detail: str, **extra: Any) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": _title(status_code),
+        "status": status_code,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return Response(body, status=status_code, content_type=PROBLEM)
+
+
+def _title(status_code: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RegistryError):
+        return problem(
+            exc.status, exc.code, exc.detail, **({"field": exc.field} if exc.field else {})
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
+    extra: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        extra["errors"] = exc.detail
+        detail = "the request is not valid; see errors"
+    else:
+        detail = str(exc.detail)
+    result = problem(response.status_code, code, detail, **extra)
+    for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+        if header in response:
+            result[header] = response[header]
+    return result

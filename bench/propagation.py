@@ -142,6 +142,7 @@ class _Receiver:
 def delivery_throughput(speaker_id: int, withdraw: Any, workers: int = 4) -> dict[str, float]:
     """Webhook targets/s with ``workers`` worker processes, against sequential POSTs."""
     from django.conf import settings
+    from django.utils import timezone
 
     from propagation import services, webhooks
     from propagation.models import REACHED_STATUSES, PropagationTarget, TargetKind, TargetStatus
@@ -150,12 +151,14 @@ def delivery_throughput(speaker_id: int, withdraw: Any, workers: int = 4) -> dic
     receiver = _Receiver()
     for licensee in Licensee.objects.filter(slug__startswith="licensee-"):
         services.register_webhook(licensee=licensee, url=receiver.url)
+
+    def set_aside(targets: Any) -> None:
+        """Marked done without delivery: not part of what this phase times."""
+        now = timezone.now()
+        targets.update(status=TargetStatus.ACKNOWLEDGED, delivered_at=now, acknowledged_at=now)
+
     # Only what this phase creates is measured: older targets are set aside.
-    PropagationTarget.objects.exclude(status__in=REACHED_STATUSES).update(
-        status=TargetStatus.ACKNOWLEDGED,
-        delivered_at=time_now(),
-        acknowledged_at=time_now(),
-    )
+    set_aside(PropagationTarget.objects.exclude(status__in=REACHED_STATUSES))
     first_new = (
         PropagationTarget.objects.order_by("-id").values_list("id", flat=True).first()
     ) or 0
@@ -164,9 +167,7 @@ def delivery_throughput(speaker_id: int, withdraw: Any, workers: int = 4) -> dic
     webhook_kinds = [TargetKind.LICENSE, TargetKind.DERIVED_MODEL]
     new = PropagationTarget.objects.filter(id__gt=first_new)
     # Release targets were measured with the plan; here only the notices are timed.
-    new.exclude(kind__in=webhook_kinds).update(
-        status=TargetStatus.ACKNOWLEDGED, delivered_at=time_now(), acknowledged_at=time_now()
-    )
+    set_aside(new.exclude(kind__in=webhook_kinds))
     notices = new.filter(kind__in=webhook_kinds)
     count = notices.count()
 
@@ -230,9 +231,3 @@ def delivery_throughput(speaker_id: int, withdraw: Any, workers: int = 4) -> dic
         "delivery: wall s incl. worker start": wall,
         "delivery: duplicate notices": duplicates,
     }
-
-
-def time_now() -> Any:
-    from django.utils import timezone
-
-    return timezone.now()

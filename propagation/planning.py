@@ -41,6 +41,7 @@ _COLUMNS = (
 def _values(
     kind: str,
     *,
+    propagation: str = "%(propagation)s",
     release: str = "NULL",
     license_: str = "NULL",
     model: str = "NULL",
@@ -48,7 +49,7 @@ def _values(
     voiceprint: str = "NULL",
 ) -> str:
     return (
-        f"gen_random_uuid(), %(propagation)s, '{kind}', {release}, {license_}, {model}, "
+        f"gen_random_uuid(), {propagation}, '{kind}', {release}, {license_}, {model}, "
         f"{track}, {voiceprint}, 'pending', 0, %(now)s, '', '', %(now)s"
     )
 
@@ -106,8 +107,10 @@ def plan(row: ConsentOutbox) -> Propagation:
         recording_ids=recordings,
         within_erasure=within_erasure,
     )
-    params |= {"propagation": propagation.pk, "recordings": recordings}
-    statements = [_RELEASES_SQL, _LICENSES_SQL, _MODELS_SQL] if recordings else []
+    params |= {"propagation": propagation.pk, "recordings": recordings, "release": None}
+    statements = (
+        [_RELEASES_SQL, _HOLDERS_SQL["license"], _HOLDERS_SQL["model"]] if recordings else []
+    )
     if everything and recordings:
         statements.append(_AUDIO_SQL)
     if not within_erasure and (
@@ -139,7 +142,7 @@ def extend_to_holders(*, propagation: Propagation, release_id: int) -> list[int]
     }
     new: list[int] = []
     with connection.cursor() as cursor:
-        for sql in (_LICENSES_OF_RELEASE_SQL, _MODELS_OF_RELEASE_SQL):
+        for sql in _HOLDERS_SQL.values():
             cursor.execute(sql, params)
             new += [r for (r,) in cursor.fetchall()]
     return new
@@ -199,19 +202,27 @@ _RELEASES_SQL = f"""
        AND r.id IN (SELECT i.release_id FROM {_ITEM} i
                      WHERE i.recording_id = ANY(%(recordings)s))"""  # noqa: S608
 
-_LICENSES_SQL = f"""
+# Every license and every model holding one of the propagation's releases (or only
+# ``%(release)s`` when given: a release that came to be held after the plan); the
+# unique constraints skip what is already a target.
+_HOLDERS_SQL = {
+    "license": f"""
     INSERT INTO {_TARGET} ({_COLUMNS})
-    SELECT {_values("license", license_="lr.license_id")}
+    SELECT {_values("license", license_="h.license_id")}
       FROM (SELECT DISTINCT lr.license_id FROM {_LICENSE_RELEASES} lr
              JOIN {_TARGET} rt ON rt.release_id = lr.release_id
-            WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release') lr"""  # noqa: S608
-
-_MODELS_SQL = f"""
+            WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release'
+              AND (%(release)s::bigint IS NULL OR rt.release_id = %(release)s)) h
+    ON CONFLICT DO NOTHING RETURNING id""",  # noqa: S608
+    "model": f"""
     INSERT INTO {_TARGET} ({_COLUMNS})
-    SELECT {_values("derived_model", model="m.derivedmodel_id")}
+    SELECT {_values("derived_model", model="h.derivedmodel_id")}
       FROM (SELECT DISTINCT mr.derivedmodel_id FROM {_MODEL_RELEASES} mr
              JOIN {_TARGET} rt ON rt.release_id = mr.release_id
-            WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release') m"""  # noqa: S608
+            WHERE rt.propagation_id = %(propagation)s AND rt.kind = 'release'
+              AND (%(release)s::bigint IS NULL OR rt.release_id = %(release)s)) h
+    ON CONFLICT DO NOTHING RETURNING id""",  # noqa: S608
+}
 
 # The speaker's own channel of each call (the partner's stays), and the call's mixed
 # file when we store it (it holds this voice too).
@@ -228,22 +239,9 @@ _VOICEPRINTS_SQL = f"""
       FROM {VoiceprintTemplate._meta.db_table} v
      WHERE v.speaker_id = %(speaker)s AND v.destroyed_at IS NULL"""  # noqa: S608
 
-_LICENSES_OF_RELEASE_SQL = f"""
-    INSERT INTO {_TARGET} ({_COLUMNS})
-    SELECT {_values("license", license_="lr.license_id")}
-      FROM {_LICENSE_RELEASES} lr WHERE lr.release_id = %(release)s
-    ON CONFLICT DO NOTHING RETURNING id"""  # noqa: S608
-
-_MODELS_OF_RELEASE_SQL = f"""
-    INSERT INTO {_TARGET} ({_COLUMNS})
-    SELECT {_values("derived_model", model="mr.derivedmodel_id")}
-      FROM {_MODEL_RELEASES} mr WHERE mr.release_id = %(release)s
-    ON CONFLICT DO NOTHING RETURNING id"""  # noqa: S608
-
 _LATE_RELEASE_SQL = f"""
     INSERT INTO {_TARGET} ({_COLUMNS})
-    SELECT gen_random_uuid(), p.id, 'release', %(release)s, NULL, NULL, NULL, NULL,
-           'pending', 0, %(now)s, '', '', %(now)s
+    SELECT {_values("release", propagation="p.id", release="%(release)s")}
       FROM {Propagation._meta.db_table} p
      WHERE p.effective_at > %(as_of)s
        AND NOT p.within_erasure

@@ -43,7 +43,7 @@ from consent.models import (
     OutboxKind,
 )
 from datasetcards import services as datasets
-from datasetcards.models import Release, ReleaseItem, ReleaseStatus
+from datasetcards.models import Release, ReleaseItem
 from propagation import planning, webhooks
 from propagation.models import (
     INTERNAL_KINDS,
@@ -98,7 +98,7 @@ def on_release_built(*, release: Release, **_: Any) -> None:
     transaction): withdrawals made while it was building reach it."""
     new = planning.reach_late_release(release=release)
     if new:
-        transaction.on_commit(lambda: _send_quietly(new), robust=True)
+        _send_after_commit(new)
         logger.info("release %s: %d late withdrawal targets", release.public_id, len(new))
 
 
@@ -122,13 +122,13 @@ def _send_publish(outbox_ids: list[int]) -> None:
     tasks.publish.apply_async(kwargs={"outbox_ids": outbox_ids}, retry=False)
 
 
-def _send(target_ids: Iterable[int], *, countdown: float | None = None) -> int:
+def _send(target_ids: Iterable[int]) -> int:
     """Queue delivery tasks; raises if the broker refuses (callers roll back)."""
     from propagation import tasks  # tasks import this module
 
     sent = 0
     for target_id in target_ids:
-        tasks.deliver_target.apply_async(args=(target_id,), countdown=countdown or 0, retry=False)
+        tasks.deliver_target.apply_async(args=(target_id,), retry=False)
         sent += 1
     return sent
 
@@ -205,7 +205,7 @@ def backoff_seconds(attempt: int) -> float:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # skipped | delivered | acknowledged | failed | dead | waiting
+    status: str  # skipped | delivered | acknowledged | failed | dead
     retry_in: float | None = None
 
 
@@ -239,30 +239,28 @@ def deliver(*, target_id: int, token: str, worker: str = "") -> Outcome:
     target = PropagationTarget.objects.select_related(
         "propagation", "release", "license", "derived_model", "track", "voiceprint"
     ).get(pk=target_id)
-    clock = datetime.datetime.now(datetime.UTC)
     status_code: int | None = None
     try:
         status_code = HANDLERS[TargetKind(target.kind)](target)
     except DeliveryFailed as exc:
-        return _failed(target, token, started, clock, exc.error, exc.status_code, worker)
+        return _failed(target, token, started, exc.error, exc.status_code, worker)
     except Exception as exc:
         # A bug or an outage of our own storage: retried like any failure. Database
         # errors quote row values and HTTP errors URLs, so only the class is logged.
         logger.error(
             "target %s failed unexpectedly (%s)", target.idempotency_key, type(exc).__name__
         )
-        return _failed(target, token, started, clock, type(exc).__name__, None, worker)
-    return _succeeded(target, token, started, clock, status_code, worker)
+        return _failed(target, token, started, type(exc).__name__, None, worker)
+    return _succeeded(target, token, started, status_code, worker)
 
 
-def _latency_ms(clock: datetime.datetime) -> int:
-    return max(0, round((datetime.datetime.now(datetime.UTC) - clock).total_seconds() * 1000))
+def _latency_ms(started: datetime.datetime) -> int:
+    return max(0, round((timezone.now() - started).total_seconds() * 1000))
 
 
 def _log_attempt(
     target: PropagationTarget,
     started: datetime.datetime,
-    clock: datetime.datetime,
     outcome: str,
     status_code: int | None,
     error: str,
@@ -272,7 +270,7 @@ def _log_attempt(
         target=target,
         number=target.attempts,
         started_at=started,
-        latency_ms=_latency_ms(clock),
+        latency_ms=_latency_ms(started),
         outcome=outcome,
         status_code=status_code,
         error=error[:500],
@@ -284,7 +282,6 @@ def _succeeded(
     target: PropagationTarget,
     token: str,
     started: datetime.datetime,
-    clock: datetime.datetime,
     status_code: int | None,
     worker: str,
 ) -> Outcome:
@@ -299,7 +296,7 @@ def _succeeded(
     if internal:
         values["acknowledged_at"] = now
     with transaction.atomic():
-        _log_attempt(target, started, clock, AttemptOutcome.DELIVERED, status_code, "", worker)
+        _log_attempt(target, started, AttemptOutcome.DELIVERED, status_code, "", worker)
         # Only while we still hold the claim (a lease thief may have finished it).
         PropagationTarget.objects.filter(
             pk=target.pk, status=TargetStatus.IN_PROGRESS, claim_token=token
@@ -312,7 +309,6 @@ def _failed(
     target: PropagationTarget,
     token: str,
     started: datetime.datetime,
-    clock: datetime.datetime,
     error: str,
     status_code: int | None,
     worker: str,
@@ -321,7 +317,7 @@ def _failed(
     dead = target.attempts >= settings.PROPAGATION_MAX_ATTEMPTS
     retry_in = None if dead else backoff_seconds(target.attempts)
     with transaction.atomic():
-        _log_attempt(target, started, clock, AttemptOutcome.FAILED, status_code, error, worker)
+        _log_attempt(target, started, AttemptOutcome.FAILED, status_code, error, worker)
         PropagationTarget.objects.filter(
             pk=target.pk, status=TargetStatus.IN_PROGRESS, claim_token=token
         ).update(
@@ -402,14 +398,9 @@ def _reason(propagation: Propagation) -> str:
 
 def _taint_release(target: PropagationTarget) -> None:
     propagation = target.propagation
+    # Only built releases get targets (planning's HELD_STATUSES, or the build's own end
+    # through ``planning.reach_late_release``).
     release = _need(target.release)
-    release.refresh_from_db(fields=["status"])
-    if release.status == ReleaseStatus.FAILED:
-        return  # never built, never left the registry: nothing to correct
-    if release.status == ReleaseStatus.BUILDING:
-        # Its eligibility was fixed before the withdrawal: once built it may hold the
-        # voice. Retried with backoff until the build ends.
-        raise DeliveryFailed("release still building")
     recording_ids = list(
         Recording.objects.filter(pk__in=_withdrawn_recordings(propagation)).values_list(
             "public_id", flat=True
@@ -425,9 +416,7 @@ def _taint_release(target: PropagationTarget) -> None:
     )
     # Licenses and models that came to hold it after the plan (a release that was
     # still building then) are reached too.
-    new = planning.extend_to_holders(propagation=propagation, release_id=release.pk)
-    if new:
-        transaction.on_commit(lambda: _send_quietly(new), robust=True)
+    _send_after_commit(planning.extend_to_holders(propagation=propagation, release_id=release.pk))
 
 
 def _delete_object(name: str) -> None:
@@ -729,15 +718,23 @@ def retry_targets(*, target_ids: Iterable[int]) -> int:
             claim_token="",
             dispatched_at=now,
         )
-        transaction.on_commit(lambda: _send_quietly(chosen), robust=True)
+        _send_after_commit(chosen)
     return len(chosen)
 
 
-def _send_quietly(ids: list[int]) -> None:
-    try:
-        _send(ids)
-    except Exception as exc:
-        logger.warning("retry queued for the sweep (%s)", type(exc).__name__)
+def _send_after_commit(ids: list[int]) -> None:
+    """Queue these targets once the transaction commits; if the broker refuses, the
+    sweep queues them (they are due and quiet)."""
+    if not ids:
+        return
+
+    def send() -> None:
+        try:
+            _send(ids)
+        except Exception as exc:
+            logger.warning("%d targets left for the sweep (%s)", len(ids), type(exc).__name__)
+
+    transaction.on_commit(send, robust=True)
 
 
 def flag_overdue_acknowledgements(*, now: datetime.datetime | None = None) -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import ContentFile
@@ -325,6 +326,20 @@ def audio_storage() -> Storage:
     return storages["audio"]
 
 
+@contextmanager
+def stored_object(name: str, content: bytes) -> Iterator[str]:
+    """Write ``content`` to the "audio" storage (yielding the name it got) for the row
+    that will point at it; if writing that row fails, the object is removed again, so
+    a failed store leaves no audio without its row."""
+    storage = audio_storage()
+    stored = storage.save(name, ContentFile(content))
+    try:
+        yield stored
+    except BaseException:
+        storage.delete(stored)
+        raise
+
+
 def store_track_audio(*, track: Track, content: bytes) -> Track:
     """Store one channel's audio on its own, named by ids (no personal data), with its
     SHA-256. Once stored it is never replaced: deletion is propagation's and final.
@@ -343,17 +358,10 @@ def store_track_audio(*, track: Track, content: bytes) -> Track:
                 )
             return locked
         name = f"tracks/{locked.recording.public_id}/{locked.channel}-{locked.public_id}.audio"
-        storage = audio_storage()
-        # Committed only if the row is: an object without its row is swept by nobody,
-        # so write it first and remove it again if the transaction fails.
-        stored_name = storage.save(name, ContentFile(content))
-        try:
+        with stored_object(name, content) as stored_name:
             locked.audio_name = stored_name
             locked.audio_sha256 = digest
             locked.save(update_fields=["audio_name", "audio_sha256"])
-        except Exception:
-            storage.delete(stored_name)
-            raise
     return locked
 
 
@@ -375,14 +383,10 @@ def store_recording_audio(*, recording: Recording, content: bytes) -> Recording:
                 )
             if locked.audio_uri.startswith(STORAGE_URI_PREFIX):
                 return locked
-        name = audio_storage().save(f"recordings/{locked.public_id}.audio", ContentFile(content))
-        try:
+        with stored_object(f"recordings/{locked.public_id}.audio", content) as name:
             return _attach_audio(
                 recording=locked, audio_uri=STORAGE_URI_PREFIX + name, audio_sha256=digest
             )
-        except Exception:
-            audio_storage().delete(name)
-            raise
 
 
 def mark_recording_audio_deleted(*, recording_id: int) -> Recording:

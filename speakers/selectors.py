@@ -301,15 +301,14 @@ def erasure_statuses(*, speaker: Speaker) -> list[ErasureProgress]:
     carries the withdrawals the request made, as well as audio, voiceprints and the
     personal data)."""
     requests = list(erasure_requests(speaker=speaker))
-    statuses = []
-    for request in requests:
-        outbox_ids = ConsentOutbox.objects.filter(erasure_request=request).values_list(
-            "pk", flat=True
+    # Each request's outbox row is written with it (and prefetched here).
+    progress = progress_by_outbox(request.outbox.pk for request in requests)
+    return [
+        ErasureProgress(
+            request, request.outbox.published_at, progress.get(request.outbox.pk, Progress())
         )
-        combined = next(iter(progress_by_outbox(outbox_ids).values()), Progress())
-        own = ConsentOutbox.objects.filter(erasure_request=request).first()
-        statuses.append(ErasureProgress(request, own.published_at if own else None, combined))
-    return statuses
+        for request in requests
+    ]
 
 
 def erasure_requests(*, speaker: Speaker) -> QuerySet[ErasureRequest]:

@@ -8,7 +8,6 @@ import datetime
 import hashlib
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from consent.rules import requirements_for
 from consent.services.acts import _lock_speaker
 from registry.errors import InvalidInput
 from registry.models import Speaker, VoiceprintTemplate
-from registry.services import audio_storage
+from registry.services import stored_object
 
 
 class BiometricConsentMissing(ConsentError):
@@ -60,14 +59,9 @@ def enroll_voiceprint(*, speaker: Speaker, template: bytes) -> VoiceprintTemplat
             last_interaction_at=now,
             retention_until=_retention_until(speaker, now, None),
         )
-        row.storage_name = audio_storage().save(
-            f"voiceprints/{row.public_id}.bin", ContentFile(template)
-        )
-        try:
+        with stored_object(f"voiceprints/{row.public_id}.bin", template) as name:
+            row.storage_name = name
             row.save()
-        except Exception:
-            audio_storage().delete(row.storage_name)
-            raise
     return row
 
 

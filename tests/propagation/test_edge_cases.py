@@ -271,3 +271,19 @@ def test_a_model_declared_on_a_tainted_release_is_flagged_at_once(world: World) 
     late.refresh_from_db()
     assert late.status == DerivedModelStatus.FLAGGED
     assert late.required_action == "filter"
+
+
+def test_a_store_whose_row_cannot_be_written_leaves_no_audio_behind(
+    world: World, audio_dir, monkeypatch
+) -> None:
+    track = Track.objects.filter(speaker=world.a).first()
+    Track.objects.filter(pk=track.pk).update(audio_name="", audio_sha256="")
+    before = {p for p in audio_dir.rglob("*") if p.is_file()}
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("database refused the row")
+
+    monkeypatch.setattr(Track, "save", refuse)
+    with pytest.raises(RuntimeError):
+        store_track_audio(track=track, content=b"orphan?")
+    assert {p for p in audio_dir.rglob("*") if p.is_file()} == before

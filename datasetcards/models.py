@@ -313,6 +313,9 @@ class ReleaseErratum(models.Model):
     recording_ids = ArrayField(models.UUIDField())
     track_ids = ArrayField(models.UUIDField())
     created_at = models.DateTimeField(auto_now_add=True)
+    # Position in the licensees' withdrawal feed: given under a transaction-scoped lock,
+    # so seq order is commit order and a reader's cursor never skips a late commit.
+    seq = models.BigIntegerField(unique=True, null=True, editable=False)
     # Ed25519 over the canonical JSON of ``statement()`` (kid names the key).
     signature = models.JSONField(default=dict, blank=True)
 

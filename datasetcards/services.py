@@ -331,6 +331,17 @@ def grant_license(
         return license_
 
 
+# Serialises errata writers until commit: the feed's seq order is commit order.
+FEED_LOCK = 0x46454544  # "FEED"
+
+
+def _next_feed_seq() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FEED_LOCK])
+        cursor.execute("SELECT coalesce(max(seq), 0) + 1 FROM datasetcards_releaseerratum")
+        return int(cursor.fetchone()[0])
+
+
 def taint_release(
     *,
     release_id: int,
@@ -365,6 +376,7 @@ def taint_release(
             track_ids=tracks,
         )
         erratum.signature = signing.sign(erratum.statement())
+        erratum.seq = _next_feed_seq()
         erratum.save()
         if release.status in (ReleaseStatus.CURRENT, ReleaseStatus.SUPERSEDED):
             release.status = ReleaseStatus.TAINTED

@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "pgtrigger",
     "registry.apps.RegistryConfig",
     "consent.apps.ConsentConfig",

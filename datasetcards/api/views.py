@@ -8,13 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import CursorPagination
-from rest_framework.request import Request
 
 from datasetcards import selectors
 from datasetcards.cards.native import release_urls
 from datasetcards.models import Release
-from registry.api.auth import api_token
-from registry.models import TokenScope
+from registry.api.base import LicenseeView
 
 
 class ReleaseOut(serializers.ModelSerializer[Release]):
@@ -46,14 +44,6 @@ class ReleasePages(CursorPagination):
     page_size = 100
     max_page_size = 1000
     page_size_query_param = "page_size"
-
-
-class LicenseeView:
-    required_scope = TokenScope.READ_DATASETS.value
-
-    def licensee_id(self, request: Request) -> int:
-        token = api_token(request)
-        return token.licensee_id or 0  # staff and collector tokens hold no license
 
 
 @extend_schema(summary="Releases licensed to me", tags=["licensee"])

@@ -1,9 +1,7 @@
 """/api/v1/: the schema, its offline documentation and every app's endpoints."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-
-from datasetcards.api import views as releases
 
 urlpatterns = [
     path(
@@ -25,6 +23,11 @@ urlpatterns = [
         ),
         name="redoc",
     ),
-    path("releases/", releases.LicensedReleases.as_view(), name="releases"),
-    path("releases/<uuid:release_id>/", releases.LicensedRelease.as_view(), name="release"),
+    # Licensees: releases, cards, manifests; eligibility; feed, webhooks, models.
+    path("", include("datasetcards.api.urls")),
+    path("", include("datasetcards.api.eligibility_urls")),
+    path("", include("propagation.api.urls")),
+    # The collection platform; compliance staff.
+    path("", include("consent.api.urls")),
+    path("staff/", include("consent.api.staff_urls")),
 ]

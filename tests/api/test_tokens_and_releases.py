@@ -9,12 +9,12 @@ import hashlib
 import pytest
 import time_machine
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from registry import tokens
 from registry.api.auth import TokenRateThrottle
 from registry.errors import InvalidInput
 from registry.models import ApiToken
+from tests.api.helpers import api_client, assert_problem
 from tests.factories import LicenseeFactory
 from tests.propagation.conftest import World
 
@@ -23,21 +23,8 @@ pytestmark = pytest.mark.django_db
 READ = ["datasets:read"]
 
 
-def _client(bearer: str | None = None) -> APIClient:
-    client = APIClient()
-    if bearer:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {bearer}")
-    return client
-
-
-def _problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["detail"]
-    return body
+_client = api_client
+_problem = assert_problem
 
 
 def test_a_token_is_stored_only_as_the_digest_of_its_secret(db) -> None:

@@ -3,26 +3,28 @@ problem+json response in the schema, and the standard error responses per endpoi
 
 from __future__ import annotations
 
-from typing import Any
-
-from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 from registry.api.auth import api_token
 from registry.models import ApiToken, TokenScope
 
-
-class ProblemSerializer(serializers.Serializer[Any]):
-    """RFC 9457 problem details (``application/problem+json``)."""
-
-    type = serializers.CharField(default="about:blank")
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    code = serializers.CharField(help_text="Stable machine code, e.g. `not_found`.")
-    detail = serializers.CharField(help_text="What went wrong, for a person.")
-    field = serializers.CharField(required=False, help_text="The input field at fault.")
-    errors = serializers.DictField(required=False, help_text="Per-field validation errors.")
+# RFC 9457 problem details (``application/problem+json``); for the schema only (a field
+# named ``errors`` cannot live on a real serializer class).
+ProblemSerializer = inline_serializer(
+    name="Problem",
+    fields={
+        "type": serializers.CharField(default="about:blank"),
+        "title": serializers.CharField(),
+        "status": serializers.IntegerField(),
+        "code": serializers.CharField(help_text="Stable machine code, e.g. `not_found`."),
+        "detail": serializers.CharField(help_text="What went wrong, for a person."),
+        "field": serializers.CharField(required=False, help_text="The input field at fault."),
+        "errors": serializers.DictField(required=False, help_text="Per-field validation errors."),
+    },
+)
 
 
 _DESCRIPTIONS = {
@@ -76,3 +78,17 @@ class StaffView(TokenView):
     """Compliance scripts (staff tokens)."""
 
     required_scope = TokenScope.STAFF_READ.value
+
+
+class CursorPages(CursorPagination):
+    """Cursor pagination whose malformed cursor is bad input (400), not a missing page."""
+
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "page_size"
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as exc:
+            raise exceptions.ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc

@@ -45,5 +45,5 @@ RUN mkdir -p /var/lib/registry/audio && chown registry /var/lib/registry/audio
 
 USER registry
 EXPOSE 8000
-CMD ["gunicorn", "registry.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", \
+CMD ["gunicorn", "registry.wsgi", "-c", "python:registry.gunicorn_config", "--bind", "0.0.0.0:8000", "--workers", "3", \
      "--access-logfile", "-", "--no-control-socket"]

@@ -60,6 +60,8 @@ def gunicorn(database_url: str) -> Iterator[str]:
             "-m",
             "gunicorn",
             "registry.wsgi",
+            "-c",
+            "python:registry.gunicorn_config",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -173,7 +175,7 @@ def licensed_release() -> tuple[Any, str]:
         dataset=dataset,
         purposes_allowed=["recording"],
         derived_model_action="retrain",
-        starts_on=datetime.date.today(),
+        starts_on=datetime.datetime.now(tz=datetime.UTC).date(),
         releases=[release],
     )
     issued = tokens.issue_api_token(

@@ -627,3 +627,36 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint #{self.seq} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer given to a write made with an ``Idempotency-Key``, so a retry gets the
+    same answer instead of a second act. Written in the act's own transaction: the
+    answer is stored exactly when the act committed. Kept at least 24 hours."""
+
+    namespace = models.CharField(
+        max_length=32, help_text="Whose keys: one namespace per caller (e.g. the platform)."
+    )
+    key = models.CharField(max_length=255)
+    request_sha256 = models.CharField(
+        max_length=64, help_text="Method, path and canonical body of the first request."
+    )
+    response_status = models.PositiveSmallIntegerField()
+    # The body exactly as first rendered (text, not jsonb, which would reorder keys), so
+    # a replay is byte for byte the first answer. Ids and states only, never PII.
+    response_json = models.TextField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "key"], name="idempotency_key_once"),
+            models.CheckConstraint(
+                condition=Q(request_sha256__regex=SHA256_RE), name="idempotency_request_sha256"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"idempotency record {self.namespace}/{self.pk}"

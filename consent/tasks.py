@@ -1,10 +1,12 @@
-"""Scheduled consent work (beat): expiries and signed audit checkpoints."""
+"""Scheduled consent work (beat): expiries, signed audit checkpoints, and the purge of
+the collection API's stored idempotent answers."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from consent import chain, services
+from consent.services.idempotency import purge_expired_idempotency_records
 
 
 @shared_task(name="consent.tasks.expire_consents")
@@ -17,3 +19,9 @@ def expire_consents() -> int:
 def write_audit_checkpoint() -> int:
     """Sign the chain head; the daily checkpoint makes silent rewriting detectable."""
     return chain.write_checkpoint().seq
+
+
+@shared_task(name="consent.tasks.purge_idempotency_records")
+def purge_idempotency_records() -> int:
+    """Forget stored answers to Idempotency-Keys older than their retention."""
+    return purge_expired_idempotency_records()

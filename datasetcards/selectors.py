@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from datasetcards.models import Dataset, Release, ReleaseStatus
+from datasetcards.cards import render as cards
+from datasetcards.models import Dataset, License, Release, ReleaseStatus
 from registry.errors import NotFound
 
 PUBLISHED = (
@@ -56,3 +62,85 @@ def get_release_for_licensee(*, licensee_id: int, public_id: UUID | str) -> Rele
     if release is None:
         raise NotFound("no such release")
     return release
+
+
+class ReleaseNotBuilt(NotFound):
+    """A release of mine that is still building, or whose build failed: it has no
+    manifest and no card yet (only its own licensee learns that it exists)."""
+
+    code = "release_not_built"
+
+
+def get_built_release_for_licensee(*, licensee_id: int, public_id: UUID | str) -> Release:
+    """A licensed release that has a manifest and cards. Another licensee's release, or
+    an unknown id, is NotFound alike; one of mine not built (yet) is ReleaseNotBuilt."""
+    release = (
+        Release.objects.filter(licenses__licensee_id=licensee_id, public_id=public_id)
+        .select_related("dataset")
+        .first()
+    )
+    if release is None:
+        raise NotFound("no such release")
+    if release.status not in PUBLISHED:
+        raise ReleaseNotBuilt(f"release {release.version} is {release.status}: not built")
+    return release
+
+
+def _in_force(today: datetime.date) -> ExpressionWrapper:
+    return ExpressionWrapper(
+        Q(starts_on__lte=today) & (Q(ends_on__isnull=True) | Q(ends_on__gt=today)),
+        output_field=BooleanField(),
+    )
+
+
+def licensed_datasets(*, licensee_id: int) -> QuerySet[Dataset]:
+    """Datasets a licensee holds (or held) any license on, each with that licensee's
+    licenses (``my_licenses``, newest term first, ``in_force`` today) and its built
+    licensed releases (``my_releases``, newest first): three queries for any page."""
+    licenses = (
+        License.objects.filter(licensee_id=licensee_id)
+        .annotate(in_force=_in_force(timezone.now().date()))
+        .order_by("-starts_on", "-id")
+    )
+    releases = (
+        Release.objects.filter(status__in=PUBLISHED, licenses__licensee_id=licensee_id)
+        .distinct()
+        .order_by("-built_at", "-id")
+    )
+    return (
+        Dataset.objects.filter(licenses__licensee_id=licensee_id)
+        .distinct()
+        .prefetch_related(
+            Prefetch("licenses", queryset=licenses, to_attr="my_licenses"),
+            Prefetch("releases", queryset=releases, to_attr="my_releases"),
+        )
+        .order_by("slug")
+    )
+
+
+def get_dataset_for_licensee(*, licensee_id: int, public_id: UUID | str) -> Dataset:
+    """One dataset the licensee holds a license on; any other (or unknown) is NotFound."""
+    dataset = licensed_datasets(licensee_id=licensee_id).filter(public_id=public_id).first()
+    if dataset is None:
+        raise NotFound("no such dataset")
+    return dataset
+
+
+@dataclass(frozen=True)
+class CardFile:
+    filename: str
+    content_type: str
+    body: bytes
+
+
+CARD_FILES = (*cards.RENDERINGS, "card.sig")
+
+
+def card_file(*, release: Release, filename: str) -> CardFile:
+    """A rendering of the release's card as the public URL serves it, byte for byte
+    (the same renderer; ``card.sig`` encoded as the public view's JsonResponse does)."""
+    if filename == "card.sig":
+        body = json.dumps(cards.signatures(release), cls=DjangoJSONEncoder, indent=2).encode()
+        return CardFile(filename, "application/json", body)
+    item = cards.rendering(release, filename)
+    return CardFile(filename, item.content_type, item.body)

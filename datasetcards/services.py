@@ -404,7 +404,7 @@ def record_model_training(*, model: DerivedModel, releases: list[Release]) -> De
         raise InvalidInput(
             "a model can only be declared on releases licensed to its licensee", field="releases"
         )
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         Release.derived_models.through.objects.bulk_create(
             [
                 Release.derived_models.through(release_id=r.pk, derivedmodel_id=model.pk)

@@ -27,6 +27,7 @@ from registry.fields import EncryptedTextField
 from registry.models import (
     SHA256_RE,
     DerivedModel,
+    DerivedModelStatus,
     Licensee,
     Speaker,
     Track,
@@ -348,3 +349,34 @@ class AudioTombstone(models.Model):
 
     def __str__(self) -> str:
         return f"tombstone of track {self.track_id}"
+
+
+class ModelStatusReport(models.Model):
+    """A licensee's report that it acted on the withdrawals carried to its derived model
+    (retrained, filtered or retired it): when, what it cleared, its own note.
+    Append-only: the model's row holds the current state, this the history."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    derived_model = models.ForeignKey(
+        DerivedModel, on_delete=models.PROTECT, related_name="status_reports"
+    )
+    status = models.CharField(max_length=12, choices=DerivedModelStatus.choices)
+    note = models.TextField(blank=True, default="")
+    # How many withdrawals the report answered, and which of the model's notices it
+    # acknowledged (those whose flag was applied before the report).
+    withdrawals_cleared = models.PositiveIntegerField()
+    acknowledged_notices = ArrayField(models.UUIDField(), default=list, blank=True)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["derived_model_id", "-reported_at", "-id"]
+        constraints = [one_of("status", DerivedModelStatus, "model_report_status_known")]
+        triggers = [
+            pgtrigger.Protect(
+                name="model_status_report_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.public_id}: {self.status}"

@@ -1,13 +1,29 @@
-"""Reads of propagation progress, for the speaker portal and staff."""
+"""Reads of propagation progress (speaker portal, staff) and of what a licensee may see
+of it through the API: its webhooks, its notices and their attempts, its models.
+Every licensee read is restricted to the licensee's own rows; another licensee's object
+is NotFound exactly like an unknown id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from propagation.models import REACHED_STATUSES, PropagationTarget, TargetKind, TargetStatus
+from datasetcards.models import Release
+from datasetcards.selectors import licensed_releases
+from propagation.models import (
+    REACHED_STATUSES,
+    DeliveryAttempt,
+    ModelStatusReport,
+    PropagationTarget,
+    TargetKind,
+    TargetStatus,
+    WebhookEndpoint,
+)
+from registry.errors import InvalidInput, NotFound
+from registry.models import DerivedModel
 
 
 @dataclass(frozen=True)
@@ -56,3 +72,110 @@ def progress_by_outbox(outbox_ids: Iterable[int]) -> dict[int, Progress]:
     return {
         outbox: Progress(**values, by_kind=kinds.get(outbox, {})) for outbox, values in sums.items()
     }
+
+
+# --- a licensee's webhooks, notices and models ------------------------------------------
+
+
+def webhooks_for_licensee(*, licensee_id: int) -> QuerySet[WebhookEndpoint]:
+    """Every endpoint the licensee registered, the active one and the replaced ones."""
+    return WebhookEndpoint.objects.filter(licensee_id=licensee_id).order_by("-created_at", "-id")
+
+
+def get_webhook_for_licensee(*, licensee_id: int, public_id: uuid.UUID) -> WebhookEndpoint:
+    """One of the licensee's endpoints; anyone else's is NotFound like an unknown id."""
+    endpoint = webhooks_for_licensee(licensee_id=licensee_id).filter(public_id=public_id).first()
+    if endpoint is None:
+        raise NotFound("no such webhook")
+    return endpoint
+
+
+def _notices_of(licensee_id: int) -> Q:
+    return Q(kind=TargetKind.LICENSE, license__licensee_id=licensee_id) | Q(
+        kind=TargetKind.DERIVED_MODEL, derived_model__licensee_id=licensee_id
+    )
+
+
+def deliveries_for_licensee(
+    *, licensee_id: int, status: str | None = None, kind: str | None = None
+) -> QuerySet[PropagationTarget]:
+    """The withdrawal notices sent (or being sent) to the licensee: one per license and
+    per derived model a withdrawal reached, each with its latest attempt as
+    ``last_attempts`` (a list of at most one), in a fixed number of queries a page;
+    optionally only those in ``status`` or of ``kind``."""
+    latest = (
+        DeliveryAttempt.objects.order_by("target_id", "-started_at", "-id")
+        .distinct("target_id")
+        .only("target_id", "number", "started_at", "latency_ms", "outcome", "status_code", "error")
+    )
+    notices = PropagationTarget.objects.filter(_notices_of(licensee_id))
+    if status:
+        notices = notices.filter(status=status)
+    if kind:
+        notices = notices.filter(kind=kind)
+    return (
+        notices.select_related("propagation", "license", "derived_model")
+        .prefetch_related(Prefetch("delivery_attempts", queryset=latest, to_attr="last_attempts"))
+        .order_by("-created_at", "-id")
+    )
+
+
+def get_delivery_for_licensee(*, licensee_id: int, key: uuid.UUID) -> PropagationTarget:
+    """One notice of the licensee by its id (the notice's ``id`` and Idempotency-Key),
+    with every attempt as ``all_attempts``; anyone else's is NotFound."""
+    attempts = DeliveryAttempt.objects.order_by("started_at", "id")
+    target = (
+        PropagationTarget.objects.filter(_notices_of(licensee_id), idempotency_key=key)
+        .select_related("propagation", "license", "derived_model")
+        .prefetch_related(Prefetch("delivery_attempts", queryset=attempts, to_attr="all_attempts"))
+        .first()
+    )
+    if target is None:
+        raise NotFound("no such delivery")
+    return target
+
+
+def models_for_licensee(*, licensee_id: int) -> QuerySet[DerivedModel]:
+    """The licensee's derived models, each with the releases it was declared on."""
+    releases = Release.objects.select_related("dataset").order_by("dataset__slug", "version")
+    return (
+        DerivedModel.objects.filter(licensee_id=licensee_id)
+        .prefetch_related(Prefetch("training_releases", queryset=releases))
+        .order_by("-created_at", "-id")
+    )
+
+
+def get_model_for_licensee(*, licensee_id: int, public_id: uuid.UUID) -> DerivedModel:
+    """One of the licensee's models; anyone else's is NotFound like an unknown id."""
+    model = models_for_licensee(licensee_id=licensee_id).filter(public_id=public_id).first()
+    if model is None:
+        raise NotFound("no such model")
+    return model
+
+
+def pending_model_notices(*, model: DerivedModel) -> list[PropagationTarget]:
+    """The model's withdrawal notices not acknowledged yet, oldest first."""
+    return list(
+        PropagationTarget.objects.filter(kind=TargetKind.DERIVED_MODEL, derived_model=model)
+        .exclude(status=TargetStatus.ACKNOWLEDGED)
+        .select_related("propagation")
+        .order_by("created_at", "id")
+    )
+
+
+def latest_model_report(*, model: DerivedModel) -> ModelStatusReport | None:
+    return ModelStatusReport.objects.filter(derived_model=model).order_by("-reported_at").first()
+
+
+RELEASES_NOT_LICENSED = "every release must be one licensed to you (unknown ids are refused alike)"
+
+
+def licensed_releases_by_id(*, licensee_id: int, public_ids: Sequence[uuid.UUID]) -> list[Release]:
+    """The releases named by ``public_ids``, all licensed to the licensee; otherwise
+    InvalidInput on ``releases`` whose message is the same whether an id is unknown or
+    another licensee's, so ids cannot be probed."""
+    wanted = set(public_ids)
+    found = list(licensed_releases(licensee_id=licensee_id).filter(public_id__in=wanted))
+    if not wanted or {r.public_id for r in found} != wanted:
+        raise InvalidInput(RELEASES_NOT_LICENSED, field="releases")
+    return found

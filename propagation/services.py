@@ -51,6 +51,7 @@ from propagation.models import (
     AttemptOutcome,
     AudioTombstone,
     DeliveryAttempt,
+    ModelStatusReport,
     Propagation,
     PropagationStatus,
     PropagationTarget,
@@ -58,14 +59,24 @@ from propagation.models import (
     TargetStatus,
     WebhookEndpoint,
 )
+from propagation.selectors import licensed_releases_by_id
 from registry import pii
-from registry.errors import InvalidInput, NotFound
-from registry.models import Licensee, Recording, Speaker, Track, VoiceprintTemplate
+from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.models import (
+    DerivedModel,
+    Licensee,
+    Recording,
+    Speaker,
+    Track,
+    VoiceprintTemplate,
+)
 from registry.services import (
     STORAGE_URI_PREFIX,
     audio_storage,
     flag_derived_model,
     mark_recording_audio_deleted,
+    register_derived_model,
+    report_derived_model_status,
 )
 
 logger = logging.getLogger(__name__)
@@ -683,18 +694,44 @@ def acknowledge(*, key: uuid.UUID, token: str) -> PropagationTarget:
     )
     if target is None or not hmac.compare_digest(ack_token(target), str(token or "")):
         raise NotFound("no such notice")
-    now = timezone.now()
     with transaction.atomic():
         locked = PropagationTarget.objects.select_for_update().get(pk=target.pk)
-        if locked.status == TargetStatus.ACKNOWLEDGED:
-            return locked
-        locked.status = TargetStatus.ACKNOWLEDGED
-        locked.acknowledged_at = now
-        locked.delivered_at = locked.delivered_at or now
-        locked.claim_token = ""
-        locked.save(update_fields=["status", "acknowledged_at", "delivered_at", "claim_token"])
-        _complete_if_done(locked.propagation_id, now=now)
+        _mark_acknowledged(locked, now=timezone.now())
     return locked
+
+
+class NoticeNotDelivered(RegistryError):
+    code = "notice_not_delivered"
+    status = 409
+
+
+def acknowledge_delivery(*, target: PropagationTarget) -> PropagationTarget:
+    """A licensee confirms, with its API token, that it acted on a notice of its own
+    (the caller found ``target`` through ``get_delivery_for_licensee``). Idempotent:
+    the first acknowledgement's time stays. Only a notice the registry has delivered
+    can be acknowledged: a model's notice applies the model's flag on delivery, and
+    acknowledging it earlier would skip that."""
+    with transaction.atomic(durable=True):
+        locked = PropagationTarget.objects.select_for_update().get(pk=target.pk)
+        if locked.status not in REACHED_STATUSES:
+            raise NoticeNotDelivered(
+                f"this notice is {locked.status}; it can be acknowledged once delivered"
+            )
+        _mark_acknowledged(locked, now=timezone.now())
+    return locked
+
+
+def _mark_acknowledged(locked: PropagationTarget, *, now: datetime.datetime) -> None:
+    """Acknowledge a notice locked by the caller (no-op when it already is) and close
+    its propagation if it was the last target open."""
+    if locked.status == TargetStatus.ACKNOWLEDGED:
+        return
+    locked.status = TargetStatus.ACKNOWLEDGED
+    locked.acknowledged_at = now
+    locked.delivered_at = locked.delivered_at or now
+    locked.claim_token = ""
+    locked.save(update_fields=["status", "acknowledged_at", "delivered_at", "claim_token"])
+    _complete_if_done(locked.propagation_id, now=now)
 
 
 def retry_targets(*, target_ids: Iterable[int]) -> int:
@@ -780,6 +817,11 @@ def destroy_due_voiceprints(*, now: datetime.datetime | None = None) -> int:
 # --- webhook endpoints ------------------------------------------------------------------
 
 
+class WebhookInactive(RegistryError):
+    code = "webhook_inactive"
+    status = 409
+
+
 @dataclass(frozen=True)
 class IssuedSecret:
     endpoint: WebhookEndpoint
@@ -788,7 +830,10 @@ class IssuedSecret:
 
 def _check_url(url: str) -> str:
     url = (url or "").strip()
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise InvalidInput("url is not a valid URL", field="url") from None
     allowed = ("https",) if not settings.WEBHOOK_ALLOW_HTTP else ("https", "http")
     if parts.scheme not in allowed or not parts.hostname:
         raise InvalidInput(f"url must be an absolute {' or '.join(allowed)} URL", field="url")
@@ -822,7 +867,9 @@ def rotate_webhook_secret(
     secret = webhooks.new_secret()
     now = timezone.now()
     with transaction.atomic(durable=True):
-        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk, is_active=True)
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if not locked.is_active:
+            raise WebhookInactive("this webhook was deactivated; register a new one")
         locked.previous_secret = locked.secret
         locked.previous_secret_expires_at = now + grace
         locked.secret = secret
@@ -831,3 +878,122 @@ def rotate_webhook_secret(
             update_fields=["previous_secret", "previous_secret_expires_at", "secret", "rotated_at"]
         )
     return IssuedSecret(locked, secret)
+
+
+def deactivate_webhook(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Stop sending notices to this endpoint (idempotent). The row stays as the record
+    of where notices went; until a new endpoint is registered, notices go to the
+    licensee's contact address."""
+    with transaction.atomic(durable=True):
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if locked.is_active:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+    return locked
+
+
+@dataclass(frozen=True)
+class PingOutcome:
+    id: uuid.UUID  # the ping's ``id`` and Idempotency-Key
+    status_code: int | None
+    latency_ms: int
+    error: str  # the error class (e.g. ``ConnectError``) or ``HTTP <code>``; empty when ok
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def ping_webhook(*, endpoint: WebhookEndpoint) -> PingOutcome:
+    """Send a signed test event to an active endpoint now, exactly as a notice is sent
+    (same signature, destination check, pooled client and timeouts), and return what
+    happened. Writes nothing: a ping is not a withdrawal and creates no target."""
+    if not endpoint.is_active:
+        raise WebhookInactive("this webhook was deactivated; register a new one")
+    ping_id = uuid.uuid4()
+    body = {
+        "type": "ping",
+        "event": "ping",
+        "id": str(ping_id),
+        "webhook": str(endpoint.public_id),
+        "sent_at": timezone.now().isoformat(),
+    }
+    response = webhooks.post(
+        url=endpoint.url,
+        body=json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
+        idempotency_key=str(ping_id),
+        secrets=endpoint_secrets(endpoint),
+    )
+    logger.info("webhook %s pinged: %s", endpoint.public_id, response.error or "ok")
+    return PingOutcome(ping_id, response.status_code, response.latency_ms, response.error)
+
+
+# --- derived models declared and reported by their licensee -----------------------------
+
+
+def declare_derived_model(
+    *,
+    licensee: Licensee,
+    name: str,
+    version: str,
+    withdrawal_action: str,
+    release_ids: list[uuid.UUID],
+    description: str = "",
+    contract_reference: str = "",
+    trained_at: datetime.datetime | None = None,
+) -> DerivedModel:
+    """Register a licensee's model and the releases it was trained on, so every later
+    withdrawal from them reaches it. Every release must be licensed to the licensee;
+    that is checked before anything is written, and an unknown id and another
+    licensee's release are refused with the same words."""
+    releases = licensed_releases_by_id(licensee_id=licensee.pk, public_ids=release_ids)
+    with transaction.atomic(durable=True):  # the model exists only with its releases
+        model = register_derived_model(
+            licensee=licensee,
+            name=name,
+            version=version,
+            withdrawal_action=withdrawal_action,
+            contract_reference=contract_reference,
+            description=description,
+            trained_at=trained_at,
+        )
+        return datasets.record_model_training(model=model, releases=releases)
+
+
+def add_model_releases(*, model: DerivedModel, release_ids: list[uuid.UUID]) -> DerivedModel:
+    """Declare more releases a model was (re)trained on; each must be licensed to the
+    model's licensee (refused alike when unknown). Already declared ones are kept as
+    they are; a release that already lost voices flags the model at once."""
+    releases = licensed_releases_by_id(licensee_id=model.licensee_id, public_ids=release_ids)
+    return datasets.record_model_training(model=model, releases=releases)
+
+
+def report_model_status(*, model: DerivedModel, status: str, note: str = "") -> ModelStatusReport:
+    """The model's licensee reports it acted on the withdrawals carried to it
+    (retrained, filtered or retired; ``registry.services.report_derived_model_status``
+    decides which moves are allowed). The model's notices whose flag it answers (those
+    applied before the report) are acknowledged with it, in one transaction; notices
+    not delivered yet will flag the model again when they are."""
+    if len(note or "") > 2000:
+        raise InvalidInput("note: at most 2000 characters", field="note")
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        # Notices first, then the model: the order a delivery takes its locks in.
+        notices = list(
+            PropagationTarget.objects.select_for_update()
+            .filter(kind=TargetKind.DERIVED_MODEL, derived_model_id=model.pk)
+            .exclude(status=TargetStatus.ACKNOWLEDGED)
+            .order_by("propagation_id", "pk")
+        )
+        _, cleared = report_derived_model_status(model_id=model.pk, status=status, at=now)
+        answered = [notice for notice in notices if notice.applied_at is not None]
+        for notice in answered:
+            _mark_acknowledged(notice, now=now)
+        return ModelStatusReport.objects.create(
+            derived_model_id=model.pk,
+            status=status,
+            note=(note or "").strip(),
+            withdrawals_cleared=cleared,
+            acknowledged_notices=[notice.idempotency_key for notice in answered],
+            reported_at=now,
+        )

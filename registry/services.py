@@ -464,7 +464,8 @@ def register_derived_model(
         )
     if not (name or "").strip() or not (version or "").strip():
         raise InvalidInput("name and version are required", field="name")
-    with transaction.atomic(durable=True):
+    # Not durable: declaring a model over the API registers it and its releases at once.
+    with transaction.atomic():
         if DerivedModel.objects.filter(licensee=licensee, name=name, version=version).exists():
             raise DuplicateRecord(f"{name} {version} is already registered", field="version")
         return DerivedModel.objects.create(
@@ -484,3 +485,53 @@ def record_worker_heartbeat(*, name: str, hostname: str) -> WorkerHeartbeat:
         name=name, defaults={"beat_at": timezone.now(), "hostname": hostname[:255]}
     )
     return heartbeat
+
+
+class DerivedModelStatusConflict(InvalidInput):
+    code = "model_status_conflict"
+    status = 409
+
+
+REPORTABLE_MODEL_STATUSES = (
+    DerivedModelStatus.RETRAINED,
+    DerivedModelStatus.FILTERED,
+    DerivedModelStatus.RETIRED,
+)
+
+
+def report_derived_model_status(
+    *, model_id: int, status: str, at: datetime.datetime
+) -> tuple[DerivedModel, int]:
+    """Record that a licensee acted on the withdrawals carried to its model; returns the
+    model and how many withdrawals that cleared. Only a flagged model can be reported
+    retrained or filtered (and filtering does not answer a contract that requires
+    retraining); any model but a retired one can be retired, and retired is final.
+    Runs in the caller's transaction (propagation acknowledges the model's notices in
+    the same one)."""
+    if status not in REPORTABLE_MODEL_STATUSES:
+        raise InvalidInput(
+            "status must be one of " + ", ".join(REPORTABLE_MODEL_STATUSES), field="status"
+        )
+    with transaction.atomic():
+        model = DerivedModel.objects.select_for_update().get(pk=model_id)
+        if model.status == DerivedModelStatus.RETIRED:
+            raise DerivedModelStatusConflict("a retired model cannot change status", field="status")
+        if status != DerivedModelStatus.RETIRED and model.status != DerivedModelStatus.FLAGGED:
+            raise DerivedModelStatusConflict(
+                f"only a flagged model can be reported {status}; this one is {model.status}",
+                field="status",
+            )
+        retrain_required = model.required_action == WithdrawalAction.RETRAIN
+        if status == DerivedModelStatus.FILTERED and retrain_required:
+            raise DerivedModelStatusConflict(
+                "this model's contract requires retraining; filtering does not answer it",
+                field="status",
+            )
+        cleared = model.withdrawals_pending
+        model.status = status
+        # The next withdrawal flags it afresh, dated then.
+        model.flagged_at = None
+        model.required_action = ""
+        model.withdrawals_pending = 0
+        model.save(update_fields=["status", "flagged_at", "required_action", "withdrawals_pending"])
+    return model, cleared

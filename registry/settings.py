@@ -362,6 +362,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.write_audit_checkpoint",
         "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=86400.0),
     },
+    "purge-idempotency-records": {
+        "task": "consent.tasks.purge_idempotency_records",
+        "schedule": env.float("PURGE_IDEMPOTENCY_SECONDS", default=3600.0),
+    },
 }
 # --- Withdrawal propagation (see propagation/services.py) ------------------------------
 PROPAGATION_MAX_ATTEMPTS = env.int("PROPAGATION_MAX_ATTEMPTS", default=8)
@@ -430,6 +434,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # ``?format=`` is an endpoint's own parameter (manifest, export), never DRF's.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Voice consent registry API",
@@ -442,6 +448,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per shared enum (else every app's `status`/`kind` collide).
+    "ENUM_NAME_OVERRIDES": {
+        "PurposeEnum": "consent.models.Purpose",
+        "ConsentStateEnum": "consent.models.ConsentState",
+        "ConsentActionEnum": "consent.models.ConsentAction",
+        "EvidenceMethodEnum": "consent.models.EvidenceMethod",
+        "ActorKindEnum": "consent.models.ActorKind",
+        "OutboxKindEnum": "consent.models.OutboxKind",
+        "SessionStatusEnum": "consent.models.SessionStatus",
+        "PropagationStatusEnum": "propagation.models.PropagationStatus",
+        "TargetKindEnum": "propagation.models.TargetKind",
+        "TargetStatusEnum": "propagation.models.TargetStatus",
+        "ReleaseStatusEnum": "datasetcards.models.ReleaseStatus",
+        "DerivedModelStatusEnum": "registry.models.DerivedModelStatus",
+        "WithdrawalActionEnum": "registry.models.WithdrawalAction",
+        "RecordingStatusEnum": "registry.models.RecordingStatus",
+        "NoticeKindEnum": "propagation.api.serializers.NOTICE_KINDS",
+        "ReportedModelStatusEnum": "propagation.api.serializers.REPORTED_MODEL_STATUSES",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------

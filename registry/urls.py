@@ -18,3 +18,5 @@ urlpatterns = [
     path("api/v1/", include(("registry.api.urls", "api"), namespace="api")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
+
+handler404 = "registry.views.page_not_found"

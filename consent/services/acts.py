@@ -10,6 +10,7 @@ an outbox row for withdrawals and expiries, all in one transaction.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -57,6 +58,11 @@ from consent.services.checks import (
 from consent.signals import outbox_written
 from registry import pii
 from registry.models import Speaker
+
+# Called inside an act's transaction with the consent it left and the events it wrote
+# (none for a withdrawal that found nothing in force). The API stores its idempotent
+# answer there, so the answer is kept exactly when the act commits.
+ActRecorded = Callable[[Consent | None, list[ConsentEvent]], None]
 
 
 def _lock_speaker(speaker: Speaker) -> Speaker:
@@ -207,6 +213,7 @@ def _give_or_renew(
     evidence: Evidence,
     actor: Actor,
     session: RecordingSession | None,
+    on_recorded: ActRecorded | None = None,
 ) -> Consent:
     purpose = check_act(purpose=purpose, evidence=evidence, actor=actor)
     at = timezone.now()
@@ -242,7 +249,7 @@ def _give_or_renew(
                 )
             # Renewing a consent still in force keeps its start; after expiry it starts anew.
             given_at = current.given_at if valid_now and current.given_at else at
-        return _append(
+        consent = _append(
             speaker=speaker,
             purpose=purpose,
             action=action,
@@ -255,6 +262,9 @@ def _give_or_renew(
             requirements=requirements,
             given_at=given_at,
         )
+        if on_recorded is not None:
+            on_recorded(consent, [consent.last_event])
+        return consent
 
 
 def give_consent(
@@ -265,6 +275,7 @@ def give_consent(
     evidence: Evidence,
     actor: Actor,
     session: RecordingSession | None = None,
+    on_recorded: ActRecorded | None = None,
 ) -> Consent:
     """Record that ``speaker`` gave consent for one ``purpose`` after reading ``notice``.
 
@@ -280,6 +291,7 @@ def give_consent(
         evidence=evidence,
         actor=actor,
         session=session,
+        on_recorded=on_recorded,
     )
 
 
@@ -291,6 +303,7 @@ def renew_consent(
     evidence: Evidence,
     actor: Actor,
     session: RecordingSession | None = None,
+    on_recorded: ActRecorded | None = None,
 ) -> Consent:
     """Renew a given (or expired) consent under the current notice, with the same checks
     as giving. A renewal of a still-valid consent keeps its start (``given_at``)."""
@@ -302,6 +315,7 @@ def renew_consent(
         evidence=evidence,
         actor=actor,
         session=session,
+        on_recorded=on_recorded,
     )
 
 
@@ -313,6 +327,7 @@ def refuse_consent(
     evidence: Evidence,
     actor: Actor,
     session: RecordingSession | None = None,
+    on_recorded: ActRecorded | None = None,
 ) -> Consent:
     """Record a refusal. A consent that is currently given must be withdrawn instead."""
     purpose = check_act(purpose=purpose, evidence=evidence, actor=actor)
@@ -326,7 +341,7 @@ def refuse_consent(
             raise ConsentIsValid(
                 f"{purpose} consent is given; withdraw it instead of refusing", field="purpose"
             )
-        return _append(
+        consent = _append(
             speaker=speaker,
             purpose=purpose,
             action=ConsentAction.REFUSE,
@@ -338,6 +353,9 @@ def refuse_consent(
             at=at,
             requirements=None,
         )
+        if on_recorded is not None:
+            on_recorded(consent, [consent.last_event])
+        return consent
 
 
 def withdraw_consent(
@@ -347,6 +365,7 @@ def withdraw_consent(
     evidence: Evidence,
     actor: Actor,
     session: RecordingSession | None = None,
+    on_recorded: ActRecorded | None = None,
 ) -> Consent | None:
     """Withdraw one purpose. Never harder than giving: any affirmative method will do.
 
@@ -369,11 +388,15 @@ def withdraw_consent(
         requested = next(
             (row for row in rows if row.session_id == getattr(session, "pk", None)), None
         )
+        written: list[ConsentEvent] = []
         for row in rows:
             if row.state not in VALID_STATES:
                 continue
             withdrawn = withdraw_row(speaker, row, evidence=evidence, actor=actor, at=at)
+            written.append(withdrawn.last_event)
             requested = requested if requested is not None else withdrawn
+        if on_recorded is not None:
+            on_recorded(requested, written)
         return requested
 
 

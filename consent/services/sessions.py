@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,15 +24,23 @@ from consent.models import (
     SessionParticipant,
     SessionStatus,
 )
-from consent.rules import requirements_for
+from consent.rules import jurisdiction_chain, requirements_for
 from consent.selectors import cleared_to_record
 from consent.services.acts import check_no_erasure_pending, record_request
 from consent.services.checks import Actor
 from registry import services as catalogue
 from registry.errors import InvalidInput
-from registry.models import Campaign, Recording, Speaker
+from registry.models import JURISDICTION_RE, LANGUAGE_RE, Campaign, Recording, Speaker
 
 INVITATION_SALT = "consent.session-invitation"
+
+
+class DuplicateSession(InvalidInput):
+    """A session with this external_ref exists (still an ``InvalidInput`` for callers
+    that catch that; the API answers 409 ``duplicate``)."""
+
+    code = "duplicate"
+    status = 409
 
 
 def create_recording_session(
@@ -49,9 +58,44 @@ def create_recording_session(
         raise InvalidInput("external_ref is required", field="external_ref")
     if len(speakers) < 2 or len({s.pk for s in speakers}) != len(speakers):
         raise InvalidInput("a session needs at least two distinct speakers", field="speakers")
+    # Its recording takes the session's place and language: they must be ones a
+    # recording may carry, and a place whose rules we know.
+    if not re.fullmatch(LANGUAGE_RE, language or ""):
+        raise InvalidInput("language must be a BCP 47 tag such as en or ja", field="language")
+    if not re.fullmatch(JURISDICTION_RE, jurisdiction or ""):
+        raise InvalidInput("jurisdiction must be an ISO 3166 code", field="jurisdiction")
+    jurisdiction_chain(jurisdiction)  # JurisdictionNotSupported for a place without rules
+    duplicate = DuplicateSession(f"session {external_ref!r} exists", field="external_ref")
+    try:
+        return _create_session(
+            external_ref=external_ref,
+            jurisdiction=jurisdiction,
+            language=language,
+            speakers=speakers,
+            invite_valid_for=invite_valid_for,
+            campaign=campaign,
+            duplicate=duplicate,
+        )
+    except IntegrityError as exc:
+        # Two creations of one external_ref raced past the check: the unique index decides.
+        if "external_ref" in str(exc):
+            raise duplicate from exc
+        raise
+
+
+def _create_session(
+    *,
+    external_ref: str,
+    jurisdiction: str,
+    language: str,
+    speakers: list[Speaker],
+    invite_valid_for: datetime.timedelta,
+    campaign: Campaign | None,
+    duplicate: DuplicateSession,
+) -> RecordingSession:
     with transaction.atomic(durable=True):
-        if RecordingSession.objects.filter(external_ref=external_ref).exists():
-            raise InvalidInput(f"session {external_ref!r} exists", field="external_ref")
+        if RecordingSession.objects.filter(external_ref=external_ref.strip()).exists():
+            raise duplicate
         session = RecordingSession.objects.create(
             external_ref=external_ref.strip(),
             jurisdiction=jurisdiction,

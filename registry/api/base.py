@@ -3,12 +3,16 @@ problem+json response in the schema, and the standard error responses per endpoi
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 from registry.api.auth import api_token
+from registry.api.errors import PROBLEM
 from registry.models import ApiToken, TokenScope
 
 # RFC 9457 problem details (``application/problem+json``); for the schema only (a field
@@ -35,16 +39,21 @@ _DESCRIPTIONS = {
     406: "The requested format is not offered.",
     409: "Conflicts with the current state (e.g. a reused Idempotency-Key).",
     413: "Body too large.",
+    410: "Gone: the speaker's data was erased (`speaker_erased`).",
     415: "Unsupported media type.",
+    422: "Understood but refused by a rule (e.g. `tracks_mismatch`, `batch_rejected`).",
     429: "Too many requests for this token; see Retry-After.",
 }
 
 
-def problems(*statuses: int) -> dict[int, OpenApiResponse]:
-    """``responses=`` entries for the errors an endpoint can answer (401/403/429 always)."""
+def problems(*statuses: int) -> dict[tuple[int, str], OpenApiResponse]:
+    """``responses=`` entries for the errors an endpoint can answer (401/403/429 always),
+    each as ``application/problem+json``."""
     wanted = sorted({401, 403, 429, *statuses})
     return {
-        status: OpenApiResponse(response=ProblemSerializer, description=_DESCRIPTIONS[status])
+        (status, PROBLEM): OpenApiResponse(
+            response=ProblemSerializer, description=_DESCRIPTIONS[status]
+        )
         for status in wanted
     }
 
@@ -81,14 +90,40 @@ class StaffView(TokenView):
 
 
 class CursorPages(CursorPagination):
-    """Cursor pagination whose malformed cursor is bad input (400), not a missing page."""
+    """Cursor pagination where a malformed or forged cursor is bad input (400): the
+    position it carries must parse as the ordering field's type before it reaches SQL."""
 
     page_size = 100
     max_page_size = 1000
     page_size_query_param = "page_size"
 
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def _refuse(self) -> NoReturn:
+        raise exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
+
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound as exc:
-            raise exceptions.ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            self._refuse()
+        if cursor is None or cursor.position is None:
+            return cursor
+        ordering = self.ordering if isinstance(self.ordering, str) else self.ordering[0]
+        field = _field_at(self._model, ordering.lstrip("-"))
+        try:
+            # Parses and range-checks it as the column would (e.g. a bigint's bounds).
+            field.clean(cursor.position, None)
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            self._refuse()
+        return cursor
+
+
+def _field_at(model: Any, path: str) -> Any:
+    """The model field at the end of ``a__b__c``."""
+    *relations, name = path.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.get_field(name)

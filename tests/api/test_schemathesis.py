@@ -7,6 +7,7 @@ declares: status code, content type, headers and body."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,16 +15,19 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import checks
 
+from consent.services import create_recording_session
+from propagation.models import PropagationTarget, WebhookEndpoint
 from registry import tokens
 from registry.models import TokenKind, TokenScope
 from tests.api.helpers import LICENSEE_SCOPES
+from tests.consent.conftest import withdraw
 from tests.propagation.conftest import World
 
 CHECKS = [
@@ -43,6 +47,12 @@ def _schema() -> Any:
     return loaded
 
 
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx: Any, value: Any) -> bytes:
+    """Bulk ingestion bodies: generated lines as they come, anything else as one line."""
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
+
 SCHEMA = _schema()
 OPERATIONS = {op.label: op for op in (r.ok() for r in SCHEMA.get_all_operations())}
 
@@ -57,6 +67,8 @@ def wsgi_requests() -> Iterator[None]:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+        # Manifests read from the replica alias (a mirror here): let teardown drop it.
+        connections["replica"].close()
 
 
 @pytest.fixture
@@ -76,8 +88,16 @@ def bearer(world: World) -> dict[str, str]:
 
 
 def real_ids(world: World) -> dict[str, str]:
-    """Path parameter name → the id of a real object the caller may see."""
+    """Path parameter name → the id of a real object the caller may see (a withdrawal
+    of b's gives the licensee a notice)."""
+    withdraw(world.b, "redistribution")
+    notice = PropagationTarget.objects.filter(license=world.license).first()
     ids = {
+        "webhook_id": WebhookEndpoint.objects.get(licensee=world.licensee).public_id,
+        "delivery_id": notice.idempotency_key if notice else uuid.uuid4(),
+        "session_id": create_recording_session(
+            external_ref="fuzz", jurisdiction="US-IL", language="en", speakers=[world.a, world.b]
+        ).public_id,
         "release_id": world.release.public_id,
         "dataset_id": world.training.public_id,
         "recording_id": world.calls[0].public_id,
@@ -87,7 +107,7 @@ def real_ids(world: World) -> dict[str, str]:
     return {name: str(value) for name, value in ids.items()}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases=["default", "replica"])
 @pytest.mark.parametrize("label", sorted(OPERATIONS))
 def test_no_server_errors_and_every_answer_matches_the_schema(
     label: str, world: World, bearer: dict[str, str], wsgi_requests: None

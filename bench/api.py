@@ -31,6 +31,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parents[1]
 CONCURRENCY = 8
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
+WRITES = int(os.environ.get("BENCH_API_WRITES", "1500"))  # speakers: a grant + a withdrawal each
 
 
 def _free_port() -> int:
@@ -141,11 +142,21 @@ def load(
 # --- set-up: a release of every track with recording consent, licensed to one licensee --
 
 
-def licensed_release() -> tuple[Any, str]:
+def licensed_release(*, reuse: bool = False) -> tuple[Any, str]:
     """A release of a recording-only dataset (every call whose speakers consented to
     being recorded: the largest release the corpus allows) and a licensee token."""
     from datasetcards import services as datasets
-    from datasetcards.models import Dataset
+    from datasetcards.models import Dataset, Release
+    from registry import tokens
+
+    existing = Release.objects.filter(dataset__slug="bench-api", status="current").last()
+    if reuse and existing is not None:
+        licensee = existing.licenses.get().licensee
+        scopes = ["datasets:read", "feed:read"]
+        issued = tokens.issue_api_token(
+            name="bench", kind="licensee", scopes=scopes, licensee=licensee
+        )
+        return existing, issued.secret
     from registry import services as registry
     from registry import tokens
     from registry.models import Licensee
@@ -285,36 +296,129 @@ def eligibility_figures(base: str, bearer: str, release: Any, pages: int = 400) 
     }
 
 
-def measure(database_url: str) -> dict[str, float]:
+# --- the consent write path of the collection API ------------------------------------------
+
+
+def collector_bearer() -> str:
+    from registry import tokens
+
+    issued = tokens.issue_api_token(
+        name="bench platform",
+        kind="collector",
+        scopes=["consent:write", "recordings:ingest"],
+    )
+    return issued.secret
+
+
+def bench_speakers(count: int) -> list[tuple[str, str]]:
+    """Fresh speakers (registration is not timed) and the training notice each must see."""
+    from consent.selectors import current_notice
+    from registry import services as registry
+
+    speakers = []
+    tag = uuid.uuid4().hex[:8]
+    for index in range(count):
+        speaker = registry.register_speaker(
+            name=f"Bench Speaker {index}",
+            email=f"bench-{tag}-{index}@example.org",
+            jurisdiction="US-IL",
+            preferred_language="en",
+            age_verification_method="platform_attestation",
+            age_attested_minimum=21,
+        )
+        notice = current_notice(speaker=speaker, purpose="training")
+        if notice is None:
+            raise RuntimeError("no training notice for US-IL/en: were the demo notices published?")
+        speakers.append((str(speaker.public_id), str(notice.public_id)))
+    return speakers
+
+
+def consent_write_figures(
+    base: str, bearer: str, speakers: list[tuple[str, str]]
+) -> dict[str, float]:
+    """Each speaker gives training consent (signed web form), then withdraws it: two
+    requests per speaker through ``POST /api/v1/speakers/<id>/consents/``, each with its
+    own Idempotency-Key, 8 clients at once; all the grants first, then the withdrawals."""
+    headers = {"Authorization": f"Bearer {bearer}"}
+
+    def act(speaker: str, body: dict[str, Any]) -> Callable[[Any], int]:
+        def call(client: Any) -> int:
+            return int(
+                client.post(
+                    f"{base}/api/v1/speakers/{speaker}/consents/",
+                    json=body,
+                    headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+                ).status_code
+            )
+
+        return call
+
+    evidence = {"method": "web_form_signed", "signed_name": "Bench Speaker"}
+    grants = load(
+        [
+            act(s, {"action": "give", "purpose": "training", "notice": n, "evidence": evidence})
+            for s, n in speakers
+        ]
+    )
+    withdrawals = load(
+        [
+            act(
+                s, {"action": "withdraw", "purpose": "training", "evidence": {"method": "web_form"}}
+            )
+            for s, _ in speakers
+        ]
+    )
+    every = grants["requests"] + withdrawals["requests"]
+    return {
+        "consent write: grants/s (8 clients)": grants["per_second"],
+        "consent write: grant p95 ms": grants["p95_ms"],
+        "consent write: withdrawals/s (8 clients)": withdrawals["per_second"],
+        "consent write: withdrawal p95 ms": withdrawals["p95_ms"],
+        "consent write: requests": every,
+        "consent write: errors": grants["errors"] + withdrawals["errors"],
+    }
+
+
+def measure(database_url: str, *, reuse: bool = False) -> dict[str, float]:
     """Every API figure on the corpus in the current database."""
-    release, bearer = licensed_release()
+    started = time.perf_counter()
+    release, bearer = licensed_release(reuse=reuse)
+    print(f"[bench] API release ready in {time.perf_counter() - started:.0f} s", flush=True)
     figures: dict[str, float] = {}
     with gunicorn(database_url) as base:
         figures.update(manifest_figures(base, bearer, release))
         figures.update(eligibility_figures(base, bearer, release))
+        figures.update(consent_write_figures(base, collector_bearer(), bench_speakers(WRITES)))
     return figures
 
 
 def main() -> int:
+    """A fresh corpus of BENCH_RECORDINGS, then every API figure. With BENCH_API_REUSE=1
+    an existing bench database (and its latest API release) is measured again as is."""
     sys.path.insert(0, str(BASE_DIR))
     from bench import run
 
     n = int(os.environ.get("BENCH_RECORDINGS", "30000"))
     run.DATABASE = os.environ.get("BENCH_API_DATABASE", "registry_bench_api")
+    reuse = os.environ.get("BENCH_API_REUSE") == "1"
     from registry import local_services
 
     with local_services.database_url("test", BASE_DIR / ".local") as server_url:
-        url = run._fresh_database(server_url)
-        run._setup_django(url)
-        from django.core.management import call_command
+        if reuse:
+            url = run._database_url(server_url, run.DATABASE)
+            run._setup_django(url)
+        else:
+            url = run._fresh_database(server_url)
+            run._setup_django(url)
+            from django.core.management import call_command
 
-        from consent.corpus import generate_corpus
+            from consent.corpus import generate_corpus
 
-        call_command("migrate", verbosity=0)
-        started = time.perf_counter()
-        generate_corpus(recordings=n, seed=1)
-        print(f"[bench] {n:,} recordings loaded in {time.perf_counter() - started:.0f} s")
-        figures = measure(url)
+            call_command("migrate", verbosity=0)
+            started = time.perf_counter()
+            generate_corpus(recordings=n, seed=1)
+            print(f"[bench] {n:,} recordings loaded in {time.perf_counter() - started:.0f} s")
+        figures = measure(url, reuse=reuse)
     print(json.dumps({"recordings": n, "run": str(uuid.uuid4())[:8], **figures}, indent=1))
     return 0
 

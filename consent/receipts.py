@@ -123,6 +123,14 @@ def _build_receipt(event: ConsentEvent) -> dict[str, Any]:
     }
 
 
+def issue_receipt(event: ConsentEvent) -> ConsentReceipt:
+    """Sign and store the receipt of an event just appended (it has none yet)."""
+    receipt = build_receipt(event)
+    return ConsentReceipt.objects.create(
+        event=event, document=receipt, signature=signing.sign(receipt)
+    )
+
+
 def signed_receipt(event: ConsentEvent) -> dict[str, Any]:
     """``{"receipt": …, "signature": {"alg": "EdDSA", "kid": …, "value": …}}``, exactly as
     first issued: the stored copy when there is one, else issued and stored now (events

@@ -9,6 +9,7 @@ retention, the intersection of allowed evidence methods.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -50,10 +51,21 @@ class Requirements:
     rules: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
 
+@functools.cache
+def _parents() -> dict[str, str | None]:
+    """Jurisdiction → parent. Jurisdictions come with migrations and change nowhere else;
+    a save or delete (admin, tests) clears this per-process copy (see apps.py)."""
+    return dict(Jurisdiction.objects.values_list("code", "parent_id"))
+
+
+def forget_jurisdictions(**_: object) -> None:
+    _parents.cache_clear()
+
+
 def jurisdiction_chain(code: str) -> tuple[str, ...]:
     """The jurisdiction and its parents, most specific first. An unknown subdivision
     falls back to its country (US-WA → US); an unknown country is not supported."""
-    known = dict(Jurisdiction.objects.values_list("code", "parent_id"))
+    known = _parents()
     current: str | None = code if code in known else code.split("-")[0]
     if current not in known:
         raise JurisdictionNotSupported(

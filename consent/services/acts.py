@@ -43,7 +43,7 @@ from consent.models import (
     RecordingSession,
     SessionStatus,
 )
-from consent.receipts import signed_receipt
+from consent.receipts import issue_receipt
 from consent.rules import Requirements
 from consent.selectors import current_notice
 from consent.services.checks import (
@@ -144,7 +144,7 @@ def _append(
     )
     if evidence.signed_name.strip():
         ConsentSignature.objects.create(event=event, signed_name=evidence.signed_name.strip())
-    signed_receipt(event)  # issued with the event, under today's controller and key
+    issue_receipt(event)  # issued with the event, under today's controller and key
     ConsentNotice.objects.filter(pk=notice.pk, first_served_at__isnull=True).update(
         first_served_at=at
     )

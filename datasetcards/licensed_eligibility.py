@@ -261,16 +261,18 @@ def explain_for_licensee(
     at = at or timezone.now()
     recording = get_recording_for_licensee(licensee_id=licensee_id, public_id=recording_id)
     grants = licensee_grants(licensee_id=licensee_id, on=at.date(), recording=recording)
-    consent = explain_eligibility(recording, purpose, at)
     allowed = any(grant.allows(purpose) for grant in grants)
+    if not allowed:
+        # Speakers' consent for a purpose the caller may not use is none of its business.
+        raise PurposeNotLicensed(
+            f"none of your licenses in force allows {purpose} for the releases holding "
+            "this recording"
+        )
+    consent = explain_eligibility(recording, purpose, at)
     usable = any(grant.usable_for(purpose) for grant in grants)
     eligible = consent.eligible and usable
     reasons = [] if consent.eligible else list(consent.reasons)
-    if not allowed:
-        reasons.append(
-            f"none of your licenses in force allows {purpose} for the releases holding it"
-        )
-    elif not usable:
+    if not usable:
         reasons.append("every release licensed to you for it has been withdrawn")
     return LicensedExplanation(
         consent=consent,

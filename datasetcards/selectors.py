@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from datasetcards.cards import render as cards
 from datasetcards.models import Dataset, License, Release, ReleaseStatus
-from registry.errors import NotFound
+from registry.errors import NotFound, RegistryError
 
 PUBLISHED = (
     ReleaseStatus.CURRENT,
@@ -71,9 +71,18 @@ class ReleaseNotBuilt(NotFound):
     code = "release_not_built"
 
 
+class LicenseNotInForce(RegistryError):
+    """A release of mine whose every license has ended or not begun: its files are not
+    mine to download now (its listing and errata stay visible)."""
+
+    code = "license_not_in_force"
+    status = 403
+
+
 def get_built_release_for_licensee(*, licensee_id: int, public_id: UUID | str) -> Release:
-    """A licensed release that has a manifest and cards. Another licensee's release, or
-    an unknown id, is NotFound alike; one of mine not built (yet) is ReleaseNotBuilt."""
+    """A licensed release that has a manifest and cards, under a license in force today.
+    Another licensee's release, or an unknown id, is NotFound alike; one of mine not
+    built (yet) is ReleaseNotBuilt; one whose licenses are out of term, LicenseNotInForce."""
     release = (
         Release.objects.filter(licenses__licensee_id=licensee_id, public_id=public_id)
         .select_related("dataset")
@@ -83,6 +92,13 @@ def get_built_release_for_licensee(*, licensee_id: int, public_id: UUID | str) -
         raise NotFound("no such release")
     if release.status not in PUBLISHED:
         raise ReleaseNotBuilt(f"release {release.version} is {release.status}: not built")
+    in_force = release.licenses.filter(licensee_id=licensee_id).filter(
+        _in_force(timezone.now().date())
+    )
+    if not in_force.exists():
+        raise LicenseNotInForce(
+            f"no license of yours for release {release.version} is in force today"
+        )
     return release
 
 

@@ -851,9 +851,10 @@ def register_webhook(*, licensee: Licensee, url: str) -> IssuedSecret:
     url = _check_url(url)
     secret = webhooks.new_secret()
     with transaction.atomic(durable=True):
-        WebhookEndpoint.objects.select_for_update().filter(
-            licensee=licensee, is_active=True
-        ).update(is_active=False)
+        # The licensee's row serialises registrations: two at once would otherwise both
+        # find nothing active to replace and collide on the one-active constraint.
+        Licensee.objects.select_for_update().filter(pk=licensee.pk).first()
+        WebhookEndpoint.objects.filter(licensee=licensee, is_active=True).update(is_active=False)
         endpoint = WebhookEndpoint.objects.create(licensee=licensee, url=url, secret=secret)
     return IssuedSecret(endpoint, secret)
 

@@ -283,7 +283,13 @@ def create_recording_with_tracks(
 
 
 def attach_recording_audio(*, recording: Recording, audio_uri: str, audio_sha256: str) -> Recording:
-    """Record where the audio is stored and its digest; the recording becomes available."""
+    """Record where the audio is stored and its digest; the recording becomes available.
+    ``storage:`` URIs name the registry's own objects (``store_recording_audio``): a
+    caller cannot point a recording at one, or a withdrawal would delete another's audio."""
+    if (audio_uri or "").strip().startswith(STORAGE_URI_PREFIX):
+        raise InvalidInput(
+            f"audio_uri: the {STORAGE_URI_PREFIX!r} scheme is the registry's own", field="audio_uri"
+        )
     with transaction.atomic(durable=True):
         return _attach_audio(recording=recording, audio_uri=audio_uri, audio_sha256=audio_sha256)
 
@@ -464,19 +470,25 @@ def register_derived_model(
         )
     if not (name or "").strip() or not (version or "").strip():
         raise InvalidInput("name and version are required", field="name")
+    duplicate = DuplicateRecord(f"{name} {version} is already registered", field="version")
     # Not durable: declaring a model over the API registers it and its releases at once.
     with transaction.atomic():
         if DerivedModel.objects.filter(licensee=licensee, name=name, version=version).exists():
-            raise DuplicateRecord(f"{name} {version} is already registered", field="version")
-        return DerivedModel.objects.create(
-            licensee=licensee,
-            name=name.strip(),
-            version=version.strip(),
-            withdrawal_action=withdrawal_action,
-            contract_reference=contract_reference,
-            description=description,
-            trained_at=trained_at,
-        )
+            raise duplicate
+        try:
+            # A savepoint: a twin request committing first is a duplicate, not a 500.
+            with transaction.atomic():
+                return DerivedModel.objects.create(
+                    licensee=licensee,
+                    name=name.strip(),
+                    version=version.strip(),
+                    withdrawal_action=withdrawal_action,
+                    contract_reference=contract_reference,
+                    description=description,
+                    trained_at=trained_at,
+                )
+        except IntegrityError as exc:
+            raise duplicate from exc
 
 
 def record_worker_heartbeat(*, name: str, hostname: str) -> WorkerHeartbeat:

@@ -30,6 +30,7 @@ from consent.selectors import recording_consent_since
 from consent.services.audio import RecordingConsentMissing
 from registry.errors import DuplicateRecord, InvalidInput, RegistryError
 from registry.models import Recording, RecordingStatus, Speaker, Track
+from registry.services import STORAGE_URI_PREFIX
 
 MAX_BATCH_LINES = 5000
 
@@ -211,6 +212,12 @@ class _Batch:
         used_sessions: set[uuid.UUID],
         used_refs: set[str],
     ) -> RegistryError | None:
+        if line.audio_uri.startswith(STORAGE_URI_PREFIX):
+            # Names objects the registry stores (and deletes on withdrawal) itself.
+            return InvalidInput(
+                f"audio_uri: the {STORAGE_URI_PREFIX!r} scheme is the registry's own",
+                field="audio_uri",
+            )
         session = self.sessions.get(line.session)
         if session is None:
             return InvalidInput("no such session", field="session")

@@ -19,6 +19,7 @@ from datasetcards import licensed_eligibility as selectors
 from datasetcards.api.filters import EligibleRecordingFilter, EligibleTrackFilter
 from datasetcards.models import ReleaseStatus
 from registry.api.base import CursorPages, LicenseeView, ProblemSerializer, problems
+from registry.api.errors import PROBLEM
 from registry.models import Recording, Track
 
 PURPOSE_HELP = (
@@ -237,7 +238,7 @@ class _EligibleList(LicenseeView):
     description=_LIST_DESCRIPTION,
     tags=["licensee"],
     parameters=[EligibilityQuery],
-    responses={200: EligibleTrackOut(many=True), **problems(400, 404), 403: FORBIDDEN},
+    responses={200: EligibleTrackOut(many=True), **problems(400, 404), (403, PROBLEM): FORBIDDEN},
     examples=[OpenApiExample("An eligible track", value=TRACK_EXAMPLE, response_only=True)],
 )
 class EligibleTracks(_EligibleList, ListAPIView[Track]):
@@ -256,7 +257,11 @@ class EligibleTracks(_EligibleList, ListAPIView[Track]):
     description=_LIST_DESCRIPTION + " Each recording lists its tracks (all are eligible).",
     tags=["licensee"],
     parameters=[EligibilityQuery],
-    responses={200: EligibleRecordingOut(many=True), **problems(400, 404), 403: FORBIDDEN},
+    responses={
+        200: EligibleRecordingOut(many=True),
+        **problems(400, 404),
+        (403, PROBLEM): FORBIDDEN,
+    },
     examples=[OpenApiExample("An eligible recording", value=RECORDING_EXAMPLE, response_only=True)],
 )
 class EligibleRecordings(_EligibleList, ListAPIView[Recording]):
@@ -275,10 +280,12 @@ class EligibleRecordings(_EligibleList, ListAPIView[Recording]):
     description="The verdict of the consent rule for every participant (by channel and "
     "pseudonymous speaker id; no personal data), and your licenses and releases that hold "
     "the recording. `eligible` needs both the consents and a license in force allowing "
-    "the purpose. A recording that is in none of your releases is 404.",
+    "the purpose. A recording that is in none of your releases is 404; a purpose none of "
+    "your licenses in force allows for it is 403 `purpose_not_licensed` (the speakers' "
+    "consent for it is not yours to know).",
     tags=["licensee"],
     parameters=[ExplanationQuery],
-    responses={200: RecordingEligibilityOut, **problems(400, 404)},
+    responses={200: RecordingEligibilityOut, **problems(400, 404), (403, PROBLEM): FORBIDDEN},
     examples=[
         OpenApiExample("Withdrawn after the release", value=EXPLANATION_EXAMPLE, response_only=True)
     ],

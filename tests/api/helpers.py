@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
+from django.db import connection
 from rest_framework.test import APIClient
 
 from registry import tokens
@@ -60,3 +63,27 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["code"] == code, body
     assert body["detail"]
     return body
+
+
+def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` in threads released together (each on its own database
+    connection); their results in completion order. For transactional tests."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            result = call()
+            with lock:
+                results.append(result)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results

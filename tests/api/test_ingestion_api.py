@@ -17,6 +17,8 @@ from django.utils import timezone
 from consent import services
 from consent.api import views
 from consent.models import Consent, ConsentEvent, Purpose, RecordingSession, SessionParticipant
+from registry import services as registry_services
+from registry.errors import InvalidInput
 from registry.models import Recording, RecordingStatus, Speaker, TokenScope, Track
 from tests.api.helpers import api_client, assert_problem, collector_client, licensee_client
 from tests.consent.conftest import give, withdraw
@@ -121,6 +123,25 @@ def test_a_call_both_speakers_consented_to_beforehand_is_ingested(pair) -> None:
     ]
     scoped = Consent.objects.get(session=session, speaker=a, purpose="recording")
     assert scoped.recording_id == stored.pk
+
+
+def test_a_recording_cannot_point_at_audio_the_registry_stores(pair) -> None:
+    """``storage:`` names the registry's own objects, which a withdrawal deletes: a
+    collector naming another call's file would have it destroyed by its own speaker's
+    withdrawal."""
+    a, b = pair
+    victim = RecordingFactory()
+    session = open_session(a, b)
+    consent_earlier(a, b)
+    before = counts()
+    stolen = f"storage:recordings/{victim.public_id}.audio"
+    body = assert_problem(ingest(recording(session, a, b, audio_uri=stolen)), 400, "invalid_input")
+    assert body["field"] == "audio_uri"
+    assert counts() == before
+    with pytest.raises(InvalidInput):
+        registry_services.attach_recording_audio(
+            recording=victim, audio_uri=stolen, audio_sha256="3b" * 32
+        )
 
 
 def test_without_audio_the_recording_is_registered_and_waits_for_it(pair) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from datasetcards import services as datasets
 from propagation.models import ModelStatusReport, PropagationTarget, TargetKind, TargetStatus
 from registry.models import DerivedModel, DerivedModelStatus, Licensee
-from tests.api.helpers import assert_problem, collector_client, licensee_client
+from tests.api.helpers import api_client, assert_problem, at_once, collector_client, licensee_client
 from tests.consent.conftest import withdraw
 from tests.factories import DerivedModelFactory, LicenseeFactory
 from tests.propagation.conftest import World, deliver_all
@@ -368,3 +368,17 @@ def test_a_models_page_takes_a_fixed_number_of_queries(
     results = response.json()["results"]
     assert len(results) == 11
     assert all(m["releases"][0]["id"] == str(world.release.public_id) for m in results)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_same_declaration_sent_twice_at_once_makes_one_model(world: World) -> None:
+    """A double submit: one 201, the twin a 409 conflict (never a 500)."""
+    from registry import tokens
+
+    secret = tokens.issue_api_token(
+        name="p", kind="licensee", scopes=["models:manage"], licensee=world.licensee
+    ).secret
+    body = declaration(world, name="twin", version="1")
+    answers = at_once([lambda: api_client(secret).post("/api/v1/models/", body, format="json")] * 4)
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409]
+    assert DerivedModel.objects.filter(name="twin").count() == 1

@@ -357,6 +357,28 @@ def test_a_release_of_mine_not_built_is_404_release_not_built(world: World, file
     assert_problem(other.get(f"/api/v1/releases/{building.public_id}/{filename}"), 404, "not_found")
 
 
+@pytest.mark.parametrize("filename", [f for _, f, _ in CARD_FILES] + ["manifest"])
+@pytest.mark.parametrize("term", ["ended", "not begun"])
+def test_files_are_refused_outside_the_license_term(world: World, filename: str, term: str) -> None:
+    """A release held only under a license that ended (or has not begun) stays listed,
+    but its cards and manifest are not the licensee's to download today."""
+    licensee = LicenseeFactory()
+    today = timezone.now().date()
+    if term == "ended":
+        span = {"starts_on": today - datetime.timedelta(days=400), "ends_on": today}
+    else:
+        span = {"starts_on": today + datetime.timedelta(days=1)}
+    _license(world, licensee, [world.release], **span)
+    client = licensee_client(licensee)
+    url = f"/api/v1/releases/{world.release.public_id}/{filename}"
+    body = assert_problem(client.get(url), 403, "license_not_in_force")
+    assert world.release.version in body["detail"]
+    assert client.get(f"/api/v1/releases/{world.release.public_id}/").status_code == 200
+    # A license in force beside the old one opens the files again.
+    _license(world, licensee, [world.release])
+    assert client.get(url).status_code == 200
+
+
 # --- the manifest -----------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from propagation.models import (
 )
 from propagation.webhooks import verify_signature
 from registry.models import Licensee
-from tests.api.helpers import assert_problem, collector_client, licensee_client
+from tests.api.helpers import api_client, assert_problem, at_once, collector_client, licensee_client
 from tests.consent.conftest import withdraw
 from tests.factories import LicenseeFactory
 from tests.propagation.conftest import Receiver, World, deliver_all
@@ -416,3 +416,25 @@ def test_a_deliveries_page_takes_a_fixed_number_of_queries(
         response = client.get(DELIVERIES)
     assert len(response.json()["results"]) == 8
     assert all(d["last_attempt"]["outcome"] == "delivered" for d in response.json()["results"])
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_registrations_sent_at_once_leave_exactly_one_active_endpoint(world: World) -> None:
+    from registry import tokens
+
+    secret = tokens.issue_api_token(
+        name="p", kind="licensee", scopes=["webhooks:manage"], licensee=world.licensee
+    ).secret
+    urls = [f"{world_url}?n={n}" for n, world_url in enumerate([endpoint_of(world).url] * 4)]
+    answers = at_once(
+        [
+            (
+                lambda url=url: api_client(secret).post(
+                    "/api/v1/webhooks/", {"url": url}, format="json"
+                )
+            )
+            for url in urls
+        ]
+    )
+    assert [a.status_code for a in answers] == [201] * 4
+    assert WebhookEndpoint.objects.filter(licensee=world.licensee, is_active=True).count() == 1

@@ -313,9 +313,6 @@ class ReleaseErratum(models.Model):
     recording_ids = ArrayField(models.UUIDField())
     track_ids = ArrayField(models.UUIDField())
     created_at = models.DateTimeField(auto_now_add=True)
-    # Position in the licensees' withdrawal feed: given under a transaction-scoped lock,
-    # so seq order is commit order and a reader's cursor never skips a late commit.
-    seq = models.BigIntegerField(unique=True, null=True, editable=False)
     # Ed25519 over the canonical JSON of ``statement()`` (kid names the key).
     signature = models.JSONField(default=dict, blank=True)
 
@@ -341,6 +338,38 @@ class ReleaseErratum(models.Model):
             "recording_ids": sorted(str(i) for i in self.recording_ids),
             "track_ids": sorted(str(i) for i in self.track_ids),
         }
+
+
+class FeedEntry(models.Model):
+    """An erratum in one licensee's withdrawal feed, at position ``seq``.
+
+    Written when the erratum is (for every licensee holding its release) and when a
+    license gains a release that already has errata, each time under one
+    transaction-scoped lock (``datasetcards.services.post_to_feeds``): seq order is
+    commit order, so a reader polling with ``after=<last seq>`` never skips an entry,
+    including errata of a release licensed to it after its cursor moved on."""
+
+    seq = models.BigIntegerField(unique=True)
+    licensee = models.ForeignKey(Licensee, on_delete=models.PROTECT, related_name="+")
+    erratum = models.ForeignKey(
+        ReleaseErratum, on_delete=models.PROTECT, related_name="feed_entries"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "feed entries"
+        constraints = [
+            models.UniqueConstraint(fields=["licensee", "erratum"], name="feed_entry_once"),
+        ]
+        indexes = [models.Index(fields=["licensee", "seq"], name="feed_entry_reader_idx")]
+        triggers = [
+            pgtrigger.Protect(
+                name="feed_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"feed {self.seq}: erratum {self.erratum_id} for licensee {self.licensee_id}"
 
 
 class License(models.Model):

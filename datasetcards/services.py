@@ -331,15 +331,58 @@ def grant_license(
         return license_
 
 
-# Serialises errata writers until commit: the feed's seq order is commit order.
+# Serialises feed writers until commit: the feed's seq order is commit order.
 FEED_LOCK = 0x46454544  # "FEED"
 
+_POST_TO_FEEDS = """
+    INSERT INTO datasetcards_feedentry (seq, licensee_id, erratum_id, created_at)
+    SELECT last.seq + row_number() OVER (ORDER BY pending.erratum_id, pending.licensee_id),
+           pending.licensee_id, pending.erratum_id, now()
+      FROM (SELECT DISTINCT l.licensee_id, e.id AS erratum_id
+              FROM datasetcards_releaseerratum e
+              JOIN datasetcards_license_releases lr ON lr.release_id = e.release_id
+              JOIN datasetcards_license l ON l.id = lr.license_id
+             WHERE {where}
+               AND NOT EXISTS (SELECT 1 FROM datasetcards_feedentry f
+                                WHERE f.licensee_id = l.licensee_id AND f.erratum_id = e.id)
+           ) AS pending,
+           (SELECT coalesce(max(seq), 0) AS seq FROM datasetcards_feedentry) AS last
+"""
 
-def _next_feed_seq() -> int:
-    with connection.cursor() as cursor:
+
+def post_to_feeds(
+    *,
+    erratum_id: int | None = None,
+    license_ids: list[int] | None = None,
+    release_ids: list[int] | None = None,
+) -> int:
+    """Put errata in the feeds of the licensees holding their releases: one erratum (to
+    everyone holding its release), or every erratum of ``release_ids`` for the holders of
+    ``license_ids`` (a license that gained releases). Idempotent; returns rows added."""
+    params: list[Any]
+    if erratum_id is not None:
+        where, params = "e.id = %s", [erratum_id]
+    else:
+        where = "l.id = ANY(%s) AND e.release_id = ANY(%s)"
+        params = [license_ids or [], release_ids or []]
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FEED_LOCK])
-        cursor.execute("SELECT coalesce(max(seq), 0) + 1 FROM datasetcards_releaseerratum")
-        return int(cursor.fetchone()[0])
+        # The statement is a constant with one of two constant conditions.
+        cursor.execute(_POST_TO_FEEDS.format(where=where), params)
+        return int(cursor.rowcount)
+
+
+def on_license_releases_changed(
+    *, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **_: Any
+) -> None:
+    """``m2m_changed`` of ``License.releases``: releases a license gains bring their
+    existing errata into its licensee's feed (whichever side the link was added from)."""
+    if action != "post_add" or not pk_set:
+        return
+    if reverse:  # release.licenses.add(…)
+        post_to_feeds(license_ids=sorted(pk_set), release_ids=[instance.pk])
+    else:
+        post_to_feeds(license_ids=[instance.pk], release_ids=sorted(pk_set))
 
 
 def taint_release(
@@ -376,8 +419,8 @@ def taint_release(
             track_ids=tracks,
         )
         erratum.signature = signing.sign(erratum.statement())
-        erratum.seq = _next_feed_seq()
         erratum.save()
+        post_to_feeds(erratum_id=erratum.pk)
         if release.status in (ReleaseStatus.CURRENT, ReleaseStatus.SUPERSEDED):
             release.status = ReleaseStatus.TAINTED
             release.status_changed_at = timezone.now()

@@ -97,8 +97,9 @@ class WithdrawalFeed(LicenseeView, GenericAPIView[Any]):
         description=(
             "Every erratum (recordings and tracks to drop from a release) of every release "
             "ever licensed to you, oldest first by `seq`. Poll with `after=<next_cursor>` "
-            "of your last read: an erratum committed later always has a higher `seq`, so "
-            "nothing is skipped. `next_cursor` is a plain integer you may store.\n\n"
+            "of your last read: an entry committed later always has a higher `seq`, so "
+            "nothing is skipped (the errata of a release licensed to you later arrive then, "
+            "after your cursor). `next_cursor` is a plain integer you may store.\n\n"
             "Each entry carries `statement` (exactly what was signed) and `signature`: "
             "verify with Ed25519 over the RFC 8785 canonical JSON of `statement`, using "
             "the key whose `kid` matches in `/.well-known/jwks.json`; then check that the "

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import base64
 import datetime
+import threading
 import uuid
 
 import pytest
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.db import connection
 from django.utils import timezone
 
 from datasetcards import services as datasets
-from datasetcards.models import Release, ReleaseErratum
+from datasetcards.models import FeedEntry, Release, ReleaseErratum
 from registry import signing
 from registry.models import Licensee
-from tests.api.helpers import assert_problem, collector_client, licensee_client
+from tests.api.helpers import assert_problem, at_once, collector_client, licensee_client
 from tests.consent.conftest import withdraw
 from tests.factories import LicenseeFactory
 from tests.propagation.conftest import World, deliver_all
@@ -37,6 +39,11 @@ def taint(world: World, release: Release | None = None) -> ReleaseErratum:
         effective_at=timezone.now(),
         recording_ids=[world.calls[0].public_id],
     )
+
+
+def seq(erratum: ReleaseErratum) -> int:
+    """The erratum's position in the feed of the (one) licensee holding its release."""
+    return FeedEntry.objects.get(erratum=erratum).seq
 
 
 def biometric_licensee(world: World, **terms) -> Licensee:
@@ -62,9 +69,9 @@ def test_a_withdrawal_reaches_my_feed_as_a_signed_entry(world: World) -> None:
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["has_more"] is False
-    assert body["next_cursor"] == erratum.seq
+    assert body["next_cursor"] == seq(erratum)
     (entry,) = body["entries"]
-    assert entry["seq"] == erratum.seq
+    assert entry["seq"] == seq(erratum)
     assert entry["id"] == str(erratum.public_id)
     assert entry["release"] == str(world.release.public_id)
     assert (entry["dataset"], entry["version"]) == ("duplex", "1.0.0")
@@ -110,28 +117,28 @@ def test_entries_verify_with_the_jwks_key_and_fail_when_a_field_is_altered(
 def test_polling_after_the_cursor_returns_exactly_the_newer_errata(world: World) -> None:
     client = licensee_client(world.licensee)
     first, second = taint(world), taint(world)
-    assert first.seq < second.seq
+    assert seq(first) < seq(second)
     page = client.get(FEED).json()
     assert [e["id"] for e in page["entries"]] == [str(first.public_id), str(second.public_id)]
-    assert page["next_cursor"] == second.seq
+    assert page["next_cursor"] == seq(second)
     third = taint(world)
-    assert third.seq > second.seq
+    assert seq(third) > seq(second)
     newer = client.get(FEED, {"after": page["next_cursor"]}).json()
     assert [e["id"] for e in newer["entries"]] == [str(third.public_id)]
-    assert (newer["next_cursor"], newer["has_more"]) == (third.seq, False)
+    assert (newer["next_cursor"], newer["has_more"]) == (seq(third), False)
     # Nothing new: no entries, and the same cursor to poll with next time.
     idle = client.get(FEED, {"after": newer["next_cursor"]}).json()
-    assert idle == {"entries": [], "next_cursor": third.seq, "has_more": False}
+    assert idle == {"entries": [], "next_cursor": seq(third), "has_more": False}
 
 
 def test_a_page_holds_at_most_limit_entries_and_says_more_are_waiting(world: World) -> None:
     errata = [taint(world) for _ in range(3)]
     client = licensee_client(world.licensee)
     page = client.get(FEED, {"limit": 2}).json()
-    assert [e["seq"] for e in page["entries"]] == [errata[0].seq, errata[1].seq]
-    assert (page["next_cursor"], page["has_more"]) == (errata[1].seq, True)
+    assert [e["seq"] for e in page["entries"]] == [seq(errata[0]), seq(errata[1])]
+    assert (page["next_cursor"], page["has_more"]) == (seq(errata[1]), True)
     rest = client.get(FEED, {"limit": 2, "after": page["next_cursor"]}).json()
-    assert [e["seq"] for e in rest["entries"]] == [errata[2].seq]
+    assert [e["seq"] for e in rest["entries"]] == [seq(errata[2])]
     assert rest["has_more"] is False
 
 
@@ -210,3 +217,62 @@ def test_a_feed_page_takes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(2):
         response = client.get(FEED, {"limit": 1000})
     assert len(response.json()["entries"]) == 25
+
+
+def test_errata_of_a_release_licensed_after_my_cursor_still_reach_me(world: World) -> None:
+    """An erratum written on release B before I held B reaches my feed when B is
+    licensed to me, after anything my cursor has already passed."""
+    licensee = biometric_licensee(world)
+    older = taint(world)  # on the training release, which B does not hold yet
+    client = licensee_client(licensee)
+    cursor = client.get(FEED).json()["next_cursor"]
+    taint(world, world.biometric_release)
+    cursor = client.get(FEED, {"after": cursor}).json()["next_cursor"]
+    # B is granted the training release now: its old erratum comes after the cursor.
+    datasets.grant_license(
+        licensee=licensee,
+        dataset=world.training,
+        purposes_allowed=["training"],
+        derived_model_action="none",
+        starts_on=timezone.now().date(),
+        releases=[world.release],
+    )
+    late = client.get(FEED, {"after": cursor}).json()
+    assert [e["id"] for e in late["entries"]] == [str(older.public_id)]
+    assert late["entries"][0]["seq"] > cursor
+    # Linking the same release again (from either side) adds nothing.
+    world.release.licenses.add(*world.release.licenses.all())
+    assert client.get(FEED, {"after": late["next_cursor"]}).json()["entries"] == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reader_never_sees_a_later_entry_before_an_earlier_one(world: World) -> None:
+    """Errata written at once on two releases by concurrent transactions while a reader
+    polls: every read holds a prefix of the final feed (had an entry with a lower seq
+    committed after one with a higher seq, a cursor would have skipped it)."""
+    world.license.releases.add(world.biometric_release)
+    reads: list[set[int]] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                seen = FeedEntry.objects.filter(licensee=world.licensee).values_list("seq")
+                reads.append({seq for (seq,) in seen})
+        finally:
+            connection.close()
+
+    polling = threading.Thread(target=reader)
+    polling.start()
+    try:
+        releases = [world.release, world.biometric_release] * 4
+        written = at_once([lambda r=r: taint(world, r) for r in releases])
+    finally:
+        stop.set()
+        polling.join(10)
+    assert len(written) == 8
+    final = set(FeedEntry.objects.filter(licensee=world.licensee).values_list("seq", flat=True))
+    assert len(final) == 8
+    assert len(reads) > 1
+    for seen in reads:
+        assert seen == {seq for seq in final if seen and seq <= max(seen)}, (seen, final)

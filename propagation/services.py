@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
@@ -905,12 +906,26 @@ class PingOutcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+PING_INTERVAL_SECONDS = 10
+PING_TIMEOUT_SECONDS = 5.0
+
+
+class PingTooSoon(RegistryError):
+    code = "ping_too_soon"
+    status = 429
+
+
 def ping_webhook(*, endpoint: WebhookEndpoint) -> PingOutcome:
     """Send a signed test event to an active endpoint now, exactly as a notice is sent
     (same signature, destination check, pooled client and timeouts), and return what
     happened. Writes nothing: a ping is not a withdrawal and creates no target."""
     if not endpoint.is_active:
         raise WebhookInactive("this webhook was deactivated; register a new one")
+    # One ping per endpoint per PING_INTERVAL: pings hold a web worker while they wait.
+    if not cache.add(f"webhook-ping:{endpoint.pk}", 1, timeout=PING_INTERVAL_SECONDS):
+        raise PingTooSoon(
+            f"this endpoint was pinged less than {PING_INTERVAL_SECONDS} s ago; try again later"
+        )
     ping_id = uuid.uuid4()
     body = {
         "type": "ping",
@@ -924,6 +939,7 @@ def ping_webhook(*, endpoint: WebhookEndpoint) -> PingOutcome:
         body=json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
         idempotency_key=str(ping_id),
         secrets=endpoint_secrets(endpoint),
+        timeout=PING_TIMEOUT_SECONDS,
     )
     logger.info("webhook %s pinged: %s", endpoint.public_id, response.error or "ok")
     return PingOutcome(ping_id, response.status_code, response.latency_ms, response.error)

@@ -81,10 +81,19 @@ class Response:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(*, url: str, body: bytes, idempotency_key: str, secrets: list[str]) -> Response:
+def post(
+    *,
+    url: str,
+    body: bytes,
+    idempotency_key: str,
+    secrets: list[str],
+    timeout: float | None = None,
+) -> Response:
     """POST one notice. Never raises for network or HTTP errors: the outcome (status
     code or error class, latency) is returned for the delivery log. Redirects are not
-    followed: a notice goes to the registered URL or fails."""
+    followed: a notice goes to the registered URL or fails. The connection goes to the
+    address that was checked (Host header and TLS SNI keep the name), so a name that
+    re-resolves between the check and the connection (DNS rebinding) changes nothing."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -93,10 +102,17 @@ def post(*, url: str, body: bytes, idempotency_key: str, secrets: list[str]) -> 
     }
     started = time.perf_counter()
     try:
-        check_destination(url)
+        target, extensions = _pinned(url, check_destination(url), headers)
         # Only the status line matters: the reply body is never read, so a slow or
         # huge one cannot hold the worker.
-        with _client().stream("POST", url, content=body, headers=headers) as reply:
+        with _client().stream(
+            "POST",
+            target,
+            content=body,
+            headers=headers,
+            extensions=extensions,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        ) as reply:
             status = reply.status_code
     except (httpx.HTTPError, httpx.InvalidURL, UnsafeDestination, ValueError) as exc:
         # The exception text can echo the URL; its class is enough to act on.
@@ -109,12 +125,13 @@ class UnsafeDestination(Exception):
     """The endpoint resolves to an address a notice must never be sent to."""
 
 
-def check_destination(url: str) -> None:
+def check_destination(url: str) -> str | None:
     """Refuse loopback, private, link-local (cloud metadata), multicast and reserved
     addresses unless ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` (development and tests). Run
-    at registration and again before every POST, so a name re-pointed later is caught."""
+    at registration and again before every POST, so a name re-pointed later is caught.
+    Returns the checked address to connect to (None: connect by name, checks off)."""
     if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        return
+        return None
     host = urllib.parse.urlsplit(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
@@ -124,6 +141,22 @@ def check_destination(url: str) -> None:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise UnsafeDestination("host resolves to a non-public address")
+    return str(infos[0][4][0])
+
+
+def _pinned(
+    url: str, address: str | None, headers: dict[str, str]
+) -> tuple[str, dict[str, object]]:
+    """The URL with its host replaced by the checked ``address`` (the name kept in the
+    Host header and as TLS SNI, so the certificate is still checked against it)."""
+    if address is None:
+        return url, {}
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    port = f":{parts.port}" if parts.port else ""
+    headers["Host"] = f"{host}{port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=literal + port)), {"sni_hostname": host}
 
 
 _clients: dict[int, httpx.Client] = {}

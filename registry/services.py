@@ -117,7 +117,8 @@ def register_speaker(
     )
     duplicate = DuplicateRecord("a speaker with this email already exists", field="email")
     try:
-        with transaction.atomic(durable=True):
+        # Not durable: the collection API stores an Idempotency-Key answer with it.
+        with transaction.atomic():
             if blind_index and Speaker.objects.filter(email_blind_index=blind_index).exists():
                 raise duplicate
             return Speaker.objects.create(

@@ -17,13 +17,15 @@ with the same key. Answers are kept at least 24 hours.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
@@ -48,6 +50,17 @@ KEY_PARAMETER = OpenApiParameter(
     description="1-255 visible ASCII characters, unique per act (a UUID is ideal). A retry "
     "with the same key and body returns the first answer and performs nothing; the same "
     "key with another body is refused (409). Kept 24 h.",
+)
+OPTIONAL_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    pattern=KEY_RE.pattern,
+    description="Optional, recommended: 1-255 visible ASCII characters (a UUID is ideal). "
+    "With it, a retry with the same key and body returns the first answer (its ids, its "
+    "invitation links) and creates nothing; the same key with another body is refused "
+    "(409). Kept 24 h.",
 )
 REPLAYED_HEADER = OpenApiParameter(
     REPLAYED,
@@ -122,7 +135,40 @@ class IdempotentRequest:
             response_json=JSONRenderer().render(body).decode(),
         )
 
+    def around(self, perform: Callable[[], Response]) -> Response:
+        """Replay a stored answer, or ``perform`` and store its (successful) answer in the
+        same transaction as what it wrote; a twin racing with this key replays the
+        winner's answer. ``perform``'s services must not open durable transactions."""
+        replay = self.replay()
+        if replay is not None:
+            return replay
+        try:
+            with transaction.atomic(durable=True):
+                response = perform()
+                if response.status_code < 300:
+                    self.store(response.status_code, response.data)
+        except IntegrityError as exc:
+            if not self.lost_race(exc) or (replay := self.replay()) is None:
+                raise
+            return replay
+        return response
+
     @staticmethod
     def lost_race(exc: IntegrityError) -> bool:
         """The insert failed because a concurrent request with this key committed first."""
         return "idempotency_key_once" in str(exc)
+
+
+def idempotent_create(
+    view: Callable[[Any, Request], Response],
+) -> Callable[[Any, Request], Response]:
+    """A create endpoint where ``Idempotency-Key`` is optional: with one, retries are
+    safe (see ``IdempotentRequest.around``); without, each request creates."""
+
+    @functools.wraps(view)
+    def wrapped(self: Any, request: Request) -> Response:
+        if HEADER not in request.headers:
+            return view(self, request)
+        return IdempotentRequest.of(request).around(lambda: view(self, request))
+
+    return wrapped

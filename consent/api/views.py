@@ -24,7 +24,13 @@ from rest_framework.views import APIView
 from consent import selectors
 from consent import services as consent_services
 from consent.api import serializers as shapes
-from consent.api.idempotency import KEY_PARAMETER, REPLAYED_HEADER, IdempotentRequest
+from consent.api.idempotency import (
+    KEY_PARAMETER,
+    OPTIONAL_KEY_PARAMETER,
+    REPLAYED_HEADER,
+    IdempotentRequest,
+    idempotent_create,
+)
 from consent.models import ActorKind, Consent, ConsentAction, ConsentEvent, Purpose
 from consent.services import Actor, Evidence
 from consent.services.ingestion import (
@@ -56,6 +62,7 @@ class Speakers(CollectorView, APIView):
         description="Contact details and date of birth are encrypted at rest and never "
         "returned; the answer is the speaker's public id only. A duplicate email is 409.",
         tags=TAGS,
+        parameters=[OPTIONAL_KEY_PARAMETER, REPLAYED_HEADER],
         request=shapes.SpeakerIn,
         responses={201: shapes.SpeakerOut, **problems(400, 409, 415)},
         examples=[
@@ -79,6 +86,7 @@ class Speakers(CollectorView, APIView):
             ),
         ],
     )
+    @idempotent_create
     def post(self, request: Request) -> Response:
         data = _valid(shapes.SpeakerIn, request.data)
         speaker = catalogue.register_speaker(**data)
@@ -367,6 +375,7 @@ class Sessions(CollectorView, APIView):
         "call; a secret: deliver it, never log it); it is shown only here. An existing "
         "`external_ref` is 409 `duplicate`.",
         tags=TAGS,
+        parameters=[OPTIONAL_KEY_PARAMETER, REPLAYED_HEADER],
         request=shapes.SessionIn,
         responses={201: shapes.SessionOut, **problems(400, 409, 415)},
         examples=[
@@ -385,6 +394,7 @@ class Sessions(CollectorView, APIView):
             )
         ],
     )
+    @idempotent_create
     def post(self, request: Request) -> Response:
         data = _valid(shapes.SessionIn, request.data)
         wanted = [p["speaker"] for p in data["participants"]]
@@ -514,12 +524,15 @@ class Recordings(CollectorView, APIView):
         "channel), the session is still waiting to record (409 `session_not_open`), the "
         "tracks match its participants (422 `tracks_mismatch`) and the `external_ref` is "
         "new (409 `duplicate`). With `audio_uri` and `audio_sha256` the recording is "
-        "available at once. The `external_ref` makes a retry safe (409 `duplicate`).",
+        "available at once. With an `Idempotency-Key`, a retry after a lost answer gets "
+        "the first answer back.",
         tags=TAGS,
+        parameters=[OPTIONAL_KEY_PARAMETER, REPLAYED_HEADER],
         request=shapes.RecordingIn,
         responses={201: shapes.RecordingOut, **problems(400, 409, 410, 415, 422)},
         examples=[OpenApiExample("A cleared call", request_only=True, value=RECORDING_EXAMPLE)],
     )
+    @idempotent_create
     def post(self, request: Request) -> Response:
         line = _recording_line(1, _valid(shapes.RecordingIn, request.data))
         done = ingest_recording(line=line)
@@ -597,6 +610,7 @@ class RecordingsBulk(CollectorView, APIView):
         "`batch_rejected` problem lists every rejected line (`line`, `code`, `status`, "
         "`detail`, `field`). Otherwise all are written in one transaction.",
         tags=TAGS,
+        parameters=[OPTIONAL_KEY_PARAMETER, REPLAYED_HEADER],
         request={"application/x-ndjson": OpenApiTypes.STR},
         responses={
             201: shapes.BulkOut,
@@ -645,6 +659,7 @@ class RecordingsBulk(CollectorView, APIView):
             ),
         ],
     )
+    @idempotent_create
     def post(self, request: Request) -> Response:
         upload = request.data.get("lines") if isinstance(request.data, dict) else None
         if not upload:

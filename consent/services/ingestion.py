@@ -131,7 +131,8 @@ def ingest_recordings(
     """
     total = len(lines) + len(malformed)
     try:
-        with transaction.atomic(durable=True):
+        # Not durable: the collection API stores an Idempotency-Key answer with it.
+        with transaction.atomic():
             batch = _Batch.locked(lines)
             rejections = [*malformed, *batch.check(timezone.now())]
             if rejections:

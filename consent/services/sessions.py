@@ -93,7 +93,8 @@ def _create_session(
     campaign: Campaign | None,
     duplicate: DuplicateSession,
 ) -> RecordingSession:
-    with transaction.atomic(durable=True):
+    # Not durable: the collection API stores an Idempotency-Key answer with it.
+    with transaction.atomic():
         if RecordingSession.objects.filter(external_ref=external_ref.strip()).exists():
             raise duplicate
         session = RecordingSession.objects.create(

@@ -66,6 +66,14 @@ DATASET_EXAMPLE = {
             "api": {
                 "self": f"https://registry.example/api/v1/releases/{RELEASE_ID}/",
                 "manifest": f"https://registry.example/api/v1/releases/{RELEASE_ID}/manifest",
+                "manifest_csv": f"https://registry.example/api/v1/releases/{RELEASE_ID}/manifest"
+                "?format=csv",
+                "card": f"https://registry.example/api/v1/releases/{RELEASE_ID}/card.json",
+                "croissant": f"https://registry.example/api/v1/releases/{RELEASE_ID}/card.jsonld",
+                "readme": f"https://registry.example/api/v1/releases/{RELEASE_ID}/README.md",
+                "pdf": f"https://registry.example/api/v1/releases/{RELEASE_ID}/card.pdf",
+                "signatures": f"https://registry.example/api/v1/releases/{RELEASE_ID}/card.sig",
+                "rsl": f"https://registry.example/api/v1/releases/{RELEASE_ID}/rsl.xml",
             },
         }
     ],

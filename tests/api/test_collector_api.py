@@ -877,3 +877,59 @@ def test_an_erased_speaker_can_consent_to_nothing_more(notices) -> None:
     erase_speaker_row(speaker)
     assert_problem(act(collector_client(WRITE), speaker, body), 410, "speaker_erased")
     assert not ConsentEvent.objects.exists()
+
+
+# --- Idempotency-Key on creates ----------------------------------------------------------
+
+
+def test_a_speaker_registration_retried_with_its_key_creates_one_speaker(notices) -> None:
+    """Without an email there is no natural key: the Idempotency-Key is what makes a
+    retry after a lost answer safe."""
+    client = collector_client(WRITE)
+    body = {k: v for k, v in SPEAKER.items() if k not in ("email", "phone")}
+    first, again = (
+        client.post(
+            reverse("api:collector-speakers"), body, format="json", HTTP_IDEMPOTENCY_KEY="reg-1"
+        )
+        for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert Speaker.objects.filter(public_id=first.json()["id"]).count() == 1
+    assert Speaker.objects.count() == 1
+    other = client.post(
+        reverse("api:collector-speakers"),
+        {**body, "name": "Someone Else"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="reg-1",
+    )
+    assert_problem(other, 409, "idempotency_key_reused")
+    assert Speaker.objects.count() == 1
+    # Without a key each request registers a speaker.
+    client.post(reverse("api:collector-speakers"), body, format="json")
+    assert Speaker.objects.count() == 2
+
+
+def test_a_session_retried_with_its_key_returns_the_same_invitation_links(notices) -> None:
+    a, b = SpeakerFactory(), SpeakerFactory()
+    client = collector_client(WRITE)
+    url = reverse("api:collector-sessions")
+    first, again = (
+        client.post(url, session_body(a, b), format="json", HTTP_IDEMPOTENCY_KEY="s-1")
+        for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert [p["invitation_url"] for p in again.json()["participants"]]
+    assert RecordingSession.objects.count() == 1
+    # A refusal is not stored: the same key may be used once the cause is fixed.
+    refused = client.post(
+        url, session_body(a, b, ref="call-0002"), format="json", HTTP_IDEMPOTENCY_KEY="s-2"
+    )
+    assert refused.status_code == 201
+    duplicate = client.post(
+        url, session_body(a, b, ref="call-0002"), format="json", HTTP_IDEMPOTENCY_KEY="s-3"
+    )
+    assert_problem(duplicate, 409, "duplicate")
+    assert RecordingSession.objects.count() == 2

@@ -446,3 +446,23 @@ def test_ingested_recordings_pass_the_catalogues_checks_at_commit(notices) -> No
     assert Recording.objects.count() == 4
     assert sorted(Track.objects.values_list("channel", flat=True)) == [0, 0, 0, 0, 1, 1, 1, 1]
     assert not SessionParticipant.objects.filter(track__isnull=True).exists()
+
+
+def test_a_recording_retried_with_its_key_gets_its_ids_back(pair) -> None:
+    """After a lost 201 the platform learns the recording and track ids by retrying with
+    the same Idempotency-Key (a bare retry would only say 409 duplicate)."""
+    a, b = pair
+    session = open_session(a, b)
+    consent_earlier(a, b)
+    client = collector_client(INGEST)
+    body = recording(session, a, b, ref="call-retried")
+    url = reverse("api:collector-recordings")
+    first, again = (
+        client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="rec-1") for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert Recording.objects.count() == 1
+    # A bare retry learns only that the session has its recording.
+    assert_problem(client.post(url, body, format="json"), 409, "session_not_open")

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
+from datasetcards import services as datasets
 from tests.api.helpers import assert_problem, licensee_client
 from tests.propagation.conftest import World
 
@@ -54,12 +55,22 @@ def test_a_forged_position_beyond_bigint_is_a_400(world: World) -> None:
 
 
 def test_a_genuine_cursor_walks_every_release_once(world: World) -> None:
+    """Four releases a page: every one seen exactly once, following three cursors."""
+    releases = [world.release]
+    for minor in (1, 2, 3):
+        release = datasets.create_release(
+            dataset=world.training, version=f"1.{minor}.0", enqueue=False
+        )
+        releases.append(datasets.build_release(release_id=release.pk))
+    world.license.releases.add(*releases[1:])
     client = licensee_client(world.licensee)
     seen: list[str] = []
+    pages = 0
     url: str | None = reverse("api:releases") + "?page_size=1"
     while url:
         body = client.get(url).json()
         seen += [item["id"] for item in body["results"]]
         url = body["next"]
-    assert sorted(seen) == sorted({str(world.release.public_id)} | set(seen))
-    assert len(seen) == len(set(seen)) >= 1
+        pages += 1
+    assert pages == 4
+    assert sorted(seen) == sorted(str(r.public_id) for r in releases)

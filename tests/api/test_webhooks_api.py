@@ -7,14 +7,17 @@ from __future__ import annotations
 import datetime
 import json
 import socket
+import urllib.parse
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import cache
 from django.utils import timezone
 
 from datasetcards import services as datasets
 from propagation import services as propagation
+from propagation import webhooks
 from propagation.models import (
     DeliveryAttempt,
     Propagation,
@@ -190,6 +193,48 @@ def test_a_ping_answered_with_an_error_status_is_not_ok(world: World, receiver: 
     assert (outcome["ok"], outcome["status_code"], outcome["error"]) == (False, 500, "HTTP 500")
 
 
+def test_a_second_ping_within_the_interval_is_429_and_sends_nothing(
+    world: World, receiver: Receiver
+) -> None:
+    url = f"{WEBHOOKS}{endpoint_of(world).public_id}/ping"
+    client = licensee_client(world.licensee)
+    assert client.post(url).status_code == 200
+    assert_problem(client.post(url), 429, "ping_too_soon")
+    assert len(receiver.requests) == 1
+
+
+def test_a_notice_goes_to_the_address_that_was_checked_not_a_fresh_lookup(
+    world: World, receiver: Receiver, monkeypatch
+) -> None:
+    """DNS rebinding: the name is resolved and checked once, and the connection goes to
+    that address (here the name does not even resolve: only the pinned address works),
+    keeping the name in the Host header (and SNI for https)."""
+    port = urllib.parse.urlsplit(receiver.url).port
+    monkeypatch.setattr(webhooks, "check_destination", lambda url: "127.0.0.1")
+    reply = webhooks.post(
+        url=f"http://rebinding.invalid:{port}/hook",
+        body=b"{}",
+        idempotency_key="k",
+        secrets=[world.secret],
+    )
+    assert (reply.status_code, reply.error) == (200, "")
+    (request,) = receiver.requests
+    assert request.headers["Host"] == f"rebinding.invalid:{port}"
+
+
+def test_a_pinned_url_keeps_the_name_for_host_and_sni() -> None:
+    headers: dict[str, str] = {}
+    url, extensions = webhooks._pinned("https://hooks.example.org/w?x=1", "203.0.113.9", headers)
+    assert url == "https://203.0.113.9/w?x=1"
+    assert (headers["Host"], extensions) == (
+        "hooks.example.org",
+        {"sni_hostname": "hooks.example.org"},
+    )
+    url, _ = webhooks._pinned("https://hooks.example.org:8443/w", "2001:db8::1", headers)
+    assert url == "https://[2001:db8::1]:8443/w"
+    assert webhooks._pinned("https://h.example/", None, {}) == ("https://h.example/", {})
+
+
 def test_a_rotated_secret_is_shown_once_and_the_old_one_verifies_during_grace(
     world: World, receiver: Receiver
 ) -> None:
@@ -215,6 +260,7 @@ def test_a_rotated_secret_is_shown_once_and_the_old_one_verifies_during_grace(
     assert client.post(f"{WEBHOOKS}{endpoint.public_id}/ping").json()["ok"]
     assert last_ping_verifies_with(new_secret)
     assert last_ping_verifies_with(world.secret)
+    cache.clear()  # the ping interval (Redis keeps real time, not the travelled one)
     with time_machine.travel(timezone.now() + datetime.timedelta(hours=2)):
         assert client.post(f"{WEBHOOKS}{endpoint.public_id}/ping").json()["ok"]
         assert last_ping_verifies_with(new_secret)

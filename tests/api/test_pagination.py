@@ -47,11 +47,11 @@ def test_a_forged_position_beyond_bigint_is_a_400(world: World) -> None:
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from datasetcards.models import ReleaseErratum
+    from datasetcards.models import FeedEntry
 
     request = Request(APIRequestFactory().get("/", {"cursor": _forged(str(2**70))}))
     with pytest.raises(ValidationError):
-        SeqPages().paginate_queryset(ReleaseErratum.objects.all(), request)
+        SeqPages().paginate_queryset(FeedEntry.objects.all(), request)
 
 
 def test_a_genuine_cursor_walks_every_release_once(world: World) -> None:

@@ -379,16 +379,97 @@ def consent_write_figures(
     }
 
 
+# --- bulk ingestion ---------------------------------------------------------------------------
+
+
+def bulk_batch(lines: int) -> bytes:
+    """``lines`` calls, each from its own open session of two speakers who gave
+    recording consent an hour before the call (set up through the services, not timed)."""
+    from consent.models import EvidenceMethod
+    from consent.selectors import current_notice
+    from consent.services import Actor, Evidence, create_recording_session, give_consent
+    from registry import services as registry
+
+    tag = uuid.uuid4().hex[:8]
+    body: list[dict[str, Any]] = []
+    for index in range(lines):
+        pair = []
+        for channel in (0, 1):
+            speaker = registry.register_speaker(
+                name=f"Bulk Speaker {index}-{channel}",
+                jurisdiction="US-CA",
+                preferred_language="en",
+                age_verification_method="platform_attestation",
+                age_attested_minimum=21,
+            )
+            notice = current_notice(speaker=speaker, purpose="recording")
+            if notice is None:
+                raise RuntimeError("no recording notice for US-CA/en")
+            give_consent(
+                speaker=speaker,
+                purpose="recording",
+                notice=notice,
+                evidence=Evidence(method=EvidenceMethod.WEB_FORM),
+                actor=Actor.of_speaker(speaker),
+            )
+            pair.append(speaker)
+        session = create_recording_session(
+            external_ref=f"bulk-{tag}-{index}", jurisdiction="US-CA", language="en", speakers=pair
+        )
+        line = {
+            "session": str(session.public_id),
+            "external_ref": f"bulk-call-{tag}-{index}",
+            "duration_ms": 600_000,
+            "sample_rate_hz": 16_000,
+            "channel_count": 2,
+            "isolated_at_source": True,
+            "audio_uri": f"s3://bench/{tag}/{index}.flac",
+            "audio_sha256": f"{index:064x}",
+            "tracks": [{"channel": c, "speaker": str(s.public_id)} for c, s in enumerate(pair)],
+        }
+        body.append(line)
+    # Every consent above was given before this moment: the calls happen now.
+    recorded_at = datetime.datetime.now(tz=datetime.UTC).isoformat()
+    text = "".join(json.dumps({**line, "recorded_at": recorded_at}) + "\n" for line in body)
+    return text.encode()
+
+
+def bulk_figures(base: str, bearer: str, lines: int = 1000) -> dict[str, float]:
+    """One JSONL batch of ``lines`` calls through ``POST recordings/bulk/``."""
+    import httpx
+
+    batch = bulk_batch(lines)
+    time.sleep(1.0)  # recorded_at is now safely in the past
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{base}/api/v1/recordings/bulk/",
+        content=batch,
+        headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/x-ndjson"},
+        timeout=600,
+    )
+    seconds = time.perf_counter() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"bulk ingestion refused: {response.status_code} {response.text[:500]}")
+    return {"bulk ingestion: recordings": lines, "bulk ingestion: recordings/s": lines / seconds}
+
+
 def measure(database_url: str, *, reuse: bool = False) -> dict[str, float]:
     """Every API figure on the corpus in the current database."""
     started = time.perf_counter()
     release, bearer = licensed_release(reuse=reuse)
     print(f"[bench] API release ready in {time.perf_counter() - started:.0f} s", flush=True)
     figures: dict[str, float] = {}
+    parts = os.environ.get("BENCH_API_PARTS", "manifest,eligibility,writes,bulk").split(",")
     with gunicorn(database_url) as base:
-        figures.update(manifest_figures(base, bearer, release))
-        figures.update(eligibility_figures(base, bearer, release))
-        figures.update(consent_write_figures(base, collector_bearer(), bench_speakers(WRITES)))
+        if "manifest" in parts:
+            figures.update(manifest_figures(base, bearer, release))
+        if "eligibility" in parts:
+            figures.update(eligibility_figures(base, bearer, release))
+        if "writes" in parts:
+            speakers = bench_speakers(WRITES)
+            figures.update(consent_write_figures(base, collector_bearer(), speakers))
+        if "bulk" in parts:
+            figures.update(bulk_figures(base, collector_bearer()))
     return figures
 
 

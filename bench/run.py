@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench import propagation  # noqa: E402 - after the path is set
+from bench import api, propagation  # noqa: E402 - after the path is set
 
 N = int(os.environ.get("BENCH_RECORDINGS", "30000"))
 DATABASE = os.environ.get("BENCH_DATABASE", "registry_bench")
@@ -248,6 +248,9 @@ def measure(hubs: dict[int, int]) -> dict[str, float]:
     figures.update(propagation.delivery_throughput(first_hub, _withdraw_training))
     figures["verify_audit_chain: events"], figures["verify_audit_chain: events/s"] = _verify_rate()
     figures.update(_release_and_cards(copy["seconds"]))
+    # The REST API through gunicorn on loopback (bench/api.py): manifest vs COPY,
+    # eligibility pages and consent writes under 8 clients.
+    figures.update(api.measure(os.environ["DATABASE_URL"]))
     return figures
 
 
@@ -329,6 +332,12 @@ GOALS = {
     "cards: JSON + Croissant s": "≤ 30 (at 3M; includes the SQL aggregates)",
     "cards: PDF s": "≤ 10 (at 3M)",
     "cards: peak RSS of the rendering process, MB": "flat",
+    "manifest: HTTP / COPY": "≤ 1.5 (at 6M tracks)",
+    "eligibility page: p95 ms (8 clients)": "reported",
+    "consent write: grants/s (8 clients)": "≥ 300",
+    "consent write: grant p95 ms": "≤ 50",
+    "consent write: withdrawals/s (8 clients)": "≥ 300",
+    "consent write: withdrawal p95 ms": "≤ 50",
     "bench: peak RSS MB": "flat",
 }
 

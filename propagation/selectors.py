@@ -5,11 +5,14 @@ is NotFound exactly like an unknown id."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from datasetcards.models import Release
 from datasetcards.selectors import licensed_releases
@@ -17,13 +20,14 @@ from propagation.models import (
     REACHED_STATUSES,
     DeliveryAttempt,
     ModelStatusReport,
+    Propagation,
     PropagationTarget,
     TargetKind,
     TargetStatus,
     WebhookEndpoint,
 )
 from registry.errors import InvalidInput, NotFound
-from registry.models import DerivedModel
+from registry.models import DerivedModel, Speaker
 
 
 @dataclass(frozen=True)
@@ -179,3 +183,104 @@ def licensed_releases_by_id(*, licensee_id: int, public_ids: Sequence[uuid.UUID]
     if not wanted or {r.public_id for r in found} != wanted:
         raise InvalidInput(RELEASES_NOT_LICENSED, field="releases")
     return found
+
+
+# --- For compliance staff: each withdrawal of one speaker and how far it went ---------
+
+
+def speaker_propagations(*, speaker: Speaker) -> QuerySet[Propagation]:
+    """Every withdrawal, expiry and erasure of the speaker that propagation planned."""
+    return (
+        Propagation.objects.filter(speaker_id=speaker.pk)
+        .select_related("outbox", "outbox__event", "session", "erasure_request")
+        .order_by("-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class DeadTarget:
+    """A target whose retries ran out: it waits for staff (the admin's retry)."""
+
+    id: uuid.UUID  # the target's idempotency key, also sent with every webhook
+    kind: str
+    object_id: uuid.UUID | None  # release, license, model, track or voiceprint; None: PII
+    attempts: int
+    died_at: datetime.datetime | None
+    last_error: str
+
+
+@dataclass(frozen=True)
+class PropagationReport:
+    """One withdrawal (or expiry, or erasure) and how far it has travelled."""
+
+    propagation: Propagation
+    progress: Progress
+    by_status: dict[str, int] = field(default_factory=dict)
+    # Creation time of the oldest target not yet reached (not delivered or acknowledged).
+    oldest_pending_at: datetime.datetime | None = None
+    pending_age_seconds: int | None = None
+    dead_targets: list[DeadTarget] = field(default_factory=list)
+
+
+def propagation_reports(propagations: Sequence[Propagation]) -> list[PropagationReport]:
+    """Progress of each propagation (``propagation.selectors.progress_by_outbox``), its
+    targets per status, the age of its oldest unreached target and its dead targets: three
+    grouped queries whatever the number of propagations or targets."""
+    now = timezone.now()
+    ids = [p.pk for p in propagations]
+    progress = progress_by_outbox(p.outbox_id for p in propagations)
+    by_status: dict[int, dict[str, int]] = {}
+    oldest: dict[int, datetime.datetime] = {}
+    grouped = (
+        PropagationTarget.objects.filter(propagation_id__in=ids)
+        .values("propagation_id", "status")
+        .annotate(n=Count("id"), since=Min("created_at"))
+        .order_by()
+    )
+    for row in grouped:
+        owner = row["propagation_id"]
+        by_status.setdefault(owner, {})[row["status"]] = row["n"]
+        if row["status"] not in REACHED_STATUSES and (
+            owner not in oldest or row["since"] < oldest[owner]
+        ):
+            oldest[owner] = row["since"]
+    dead: dict[int, list[DeadTarget]] = {}
+    dead_rows = (
+        PropagationTarget.objects.filter(propagation_id__in=ids, status=TargetStatus.DEAD)
+        .annotate(
+            object_id=Coalesce(
+                F("release__public_id"),
+                F("license__public_id"),
+                F("derived_model__public_id"),
+                F("track__public_id"),
+                F("voiceprint__public_id"),
+            )
+        )
+        .values_list(
+            "propagation_id",
+            "idempotency_key",
+            "kind",
+            "object_id",
+            "attempts",
+            "died_at",
+            "last_error",
+        )
+        .order_by("propagation_id", "id")
+    )
+    for owner, key, kind, object_id, attempts, died_at, last_error in dead_rows:
+        dead.setdefault(owner, []).append(
+            DeadTarget(key, kind, object_id, attempts, died_at, last_error)
+        )
+    return [
+        PropagationReport(
+            propagation=p,
+            progress=progress.get(p.outbox_id, Progress()),
+            by_status=by_status.get(p.pk, {}),
+            oldest_pending_at=oldest.get(p.pk),
+            pending_age_seconds=(
+                int((now - oldest[p.pk]).total_seconds()) if p.pk in oldest else None
+            ),
+            dead_targets=dead.get(p.pk, []),
+        )
+        for p in propagations
+    ]

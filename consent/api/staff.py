@@ -43,6 +43,7 @@ from consent.models import (
     OutboxKind,
     Purpose,
 )
+from propagation import selectors as propagation_selectors
 from propagation.models import Propagation, PropagationStatus, TargetKind
 from registry import pii
 from registry.api.base import CursorPages, StaffView, problems
@@ -260,7 +261,7 @@ class StaffKindProgressOut(serializers.Serializer[Any]):
     total = serializers.IntegerField()
 
 
-class StaffProgressOut(serializers.Serializer[staff_selectors.PropagationReport]):
+class StaffProgressOut(serializers.Serializer[propagation_selectors.PropagationReport]):
     total = serializers.IntegerField(source="progress.total")
     reached = serializers.IntegerField(
         source="progress.reached", help_text="Delivered or acknowledged."
@@ -279,14 +280,16 @@ class StaffProgressOut(serializers.Serializer[staff_selectors.PropagationReport]
     pending_age_seconds = serializers.IntegerField(allow_null=True)
 
     @extend_schema_field(serializers.DictField(child=StaffKindProgressOut()))
-    def get_by_kind(self, report: staff_selectors.PropagationReport) -> dict[str, dict[str, int]]:
+    def get_by_kind(
+        self, report: propagation_selectors.PropagationReport
+    ) -> dict[str, dict[str, int]]:
         return {
             kind: {"reached": reached, "total": total}
             for kind, (reached, total) in report.progress.by_kind.items()
         }
 
 
-class StaffDeadTargetOut(serializers.Serializer[staff_selectors.DeadTarget]):
+class StaffDeadTargetOut(serializers.Serializer[propagation_selectors.DeadTarget]):
     id = serializers.UUIDField(help_text="The target's idempotency key.")
     kind = serializers.ChoiceField(TargetKind.choices)
     object_id = serializers.UUIDField(
@@ -297,7 +300,7 @@ class StaffDeadTargetOut(serializers.Serializer[staff_selectors.DeadTarget]):
     last_error = serializers.CharField()
 
 
-class StaffPropagationOut(serializers.Serializer[staff_selectors.PropagationReport]):
+class StaffPropagationOut(serializers.Serializer[propagation_selectors.PropagationReport]):
     id = serializers.UUIDField(source="propagation.public_id")
     kind = serializers.ChoiceField(OutboxKind.choices, source="propagation.kind")
     purpose = serializers.SerializerMethodField(help_text="Null for an erasure (every purpose).")
@@ -320,7 +323,7 @@ class StaffPropagationOut(serializers.Serializer[staff_selectors.PropagationRepo
     dead_targets = StaffDeadTargetOut(many=True, help_text="Retries exhausted: waiting for staff.")
 
     @extend_schema_field(serializers.ChoiceField(Purpose.choices, allow_null=True))
-    def get_purpose(self, report: staff_selectors.PropagationReport) -> str | None:
+    def get_purpose(self, report: propagation_selectors.PropagationReport) -> str | None:
         return report.propagation.purpose or None
 
 
@@ -536,11 +539,11 @@ class StaffSpeakerPropagation(StaffView, ListAPIView[Any]):  # serializes report
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Propagation.objects.none()
-        return staff_selectors.speaker_propagations(speaker=_speaker(self))
+        return propagation_selectors.speaker_propagations(speaker=_speaker(self))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page: Sequence[Propagation] = self.paginate_queryset(self.get_queryset()) or []
-        reports = staff_selectors.propagation_reports(page)
+        reports = propagation_selectors.propagation_reports(page)
         return self.get_paginated_response(self.get_serializer(reports, many=True).data)
 
 

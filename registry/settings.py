@@ -183,13 +183,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRO
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-# Web processes answer many short indexed queries: PostgreSQL's parallel workers cost
-# more to start than such a query takes (an eligibility page: 13 ms with 2 workers,
-# 4 ms without) and multiply CPU per request. gunicorn_config sets 0 for the web;
-# workers and scripts keep the server's default (release builds, card figures).
-if (_gather := env.str("DB_MAX_PARALLEL_WORKERS_PER_GATHER", default="")) != "":
-    _parallel = f"-c max_parallel_workers_per_gather={int(_gather)}"
-    DATABASES["default"]["OPTIONS"]["options"] = _parallel
 # A read replica for bulk reads (manifests, eligibility exports): see registry.routers.
 # The test suite mirrors the default database under the same alias to exercise routing.
 if _replica_url := env.str("DATABASE_REPLICA_URL", default=""):

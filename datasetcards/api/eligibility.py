@@ -20,6 +20,7 @@ from datasetcards.api.filters import EligibleRecordingFilter, EligibleTrackFilte
 from datasetcards.models import ReleaseStatus
 from registry.api.base import CursorPages, LicenseeView, ProblemSerializer, problems
 from registry.api.errors import PROBLEM
+from registry.db import without_parallel_workers
 from registry.models import Recording, Track
 
 PURPOSE_HELP = (
@@ -222,6 +223,10 @@ _LIST_DESCRIPTION = (
 
 class _EligibleList(LicenseeView):
     """Shared by both lists: the scope from ``purpose``/``release``, then the filters."""
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with without_parallel_workers():
+            return super().list(request, *args, **kwargs)  # type: ignore[misc]
 
     def scope(self, request: Request) -> selectors.EligibilityScope:
         query = EligibilityQuery(data=request.query_params)

@@ -32,6 +32,8 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 CONCURRENCY = 8
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
 WRITES = int(os.environ.get("BENCH_API_WRITES", "1500"))  # speakers: a grant + a withdrawal each
+PAGES = int(os.environ.get("BENCH_API_PAGES", "400"))  # eligibility pages; baseline requests x4
+BULK = int(os.environ.get("BENCH_API_BULK", "1000"))  # calls in the bulk batch
 
 
 def _free_port() -> int:
@@ -67,6 +69,8 @@ def gunicorn(database_url: str) -> Iterator[str]:
             f"127.0.0.1:{port}",
             "--workers",
             str(WEB_WORKERS),
+            "--threads",
+            os.environ.get("BENCH_WEB_THREADS", "1"),
             "--no-control-socket",
             "--log-level",
             "warning",
@@ -145,8 +149,9 @@ def load(
 def licensed_release(*, reuse: bool = False) -> tuple[Any, str]:
     """A release of a recording-only dataset (every call whose speakers consented to
     being recorded: the largest release the corpus allows) and a licensee token."""
+    from bench.propagation import bench_dataset
     from datasetcards import services as datasets
-    from datasetcards.models import Dataset, Release
+    from datasetcards.models import Release
     from registry import tokens
 
     existing = Release.objects.filter(dataset__slug="bench-api", status="current").last()
@@ -161,19 +166,7 @@ def licensed_release(*, reuse: bool = False) -> tuple[Any, str]:
     from registry import tokens
     from registry.models import Licensee
 
-    dataset = Dataset.objects.filter(slug="bench-api").first() or datasets.create_dataset(
-        slug="bench-api",
-        name="Bench corpus (all recorded calls)",
-        description="Synthetic corpus for the API benchmark.",
-        purpose_statement="Measuring manifest streaming.",
-        intended_purposes=["recording"],
-        license_spdx="CC-BY-NC-4.0",
-        phase_fit=["post"],
-        owner="bench",
-        redress_contact="bench@example.org",
-        processing_description="none",
-        isolated_at_source_only=False,
-    )
+    dataset = bench_dataset("bench-api", ["recording"])
     release = datasets.create_release(
         dataset=dataset, version=f"1.{dataset.releases.count()}.0", enqueue=False
     )
@@ -249,7 +242,9 @@ def manifest_figures(base: str, bearer: str, release: Any) -> dict[str, float]:
 # --- the eligibility query ----------------------------------------------------------------
 
 
-def eligibility_figures(base: str, bearer: str, release: Any, pages: int = 400) -> dict[str, float]:
+def eligibility_figures(
+    base: str, bearer: str, release: Any, pages: int = PAGES
+) -> dict[str, float]:
     """Pages of eligible tracks (training) under 8 clients: first pages with different
     filters, and pages deep into the cursor chain."""
     headers = {"Authorization": f"Bearer {bearer}"}
@@ -331,6 +326,28 @@ def bench_speakers(count: int) -> list[tuple[str, str]]:
             raise RuntimeError("no training notice for US-IL/en: were the demo notices published?")
         speakers.append((str(speaker.public_id), str(notice.public_id)))
     return speakers
+
+
+def request_ceiling(base: str, bearer: str, requests: int = PAGES * 4) -> dict[str, float]:
+    """Baselines for the write path on the same server and clients: a page that touches
+    no database, and an authenticated API read of three indexed queries (the current
+    notices): how many requests/s this machine serves before any consent work."""
+    headers = {"Authorization": f"Bearer {bearer}"}
+    pages = {
+        "baseline: static JSON page (no database)": f"{base}/.well-known/jwks.json",
+        "baseline: authenticated API read (3 queries)": f"{base}/api/v1/notices/"
+        "?jurisdiction=US-IL&language=en&purpose=training",
+    }
+    figures = {}
+    for name, url in pages.items():
+
+        def get(client: Any, url: str = url) -> int:
+            return int(client.get(url, headers=headers).status_code)
+
+        result = load([get] * requests)
+        figures[f"{name}: requests/s"] = result["per_second"]
+        figures[f"{name}: p95 ms"] = result["p95_ms"]
+    return figures
 
 
 def consent_write_figures(
@@ -434,7 +451,7 @@ def bulk_batch(lines: int) -> bytes:
     return text.encode()
 
 
-def bulk_figures(base: str, bearer: str, lines: int = 1000) -> dict[str, float]:
+def bulk_figures(base: str, bearer: str, lines: int = BULK) -> dict[str, float]:
     """One JSONL batch of ``lines`` calls through ``POST recordings/bulk/``."""
     import httpx
 
@@ -467,7 +484,9 @@ def measure(database_url: str, *, reuse: bool = False) -> dict[str, float]:
             figures.update(eligibility_figures(base, bearer, release))
         if "writes" in parts:
             speakers = bench_speakers(WRITES)
-            figures.update(consent_write_figures(base, collector_bearer(), speakers))
+            collector = collector_bearer()
+            figures.update(request_ceiling(base, collector))
+            figures.update(consent_write_figures(base, collector, speakers))
         if "bulk" in parts:
             figures.update(bulk_figures(base, collector_bearer()))
     return figures

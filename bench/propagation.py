@@ -26,6 +26,26 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 RELEASES, LICENSEES, MODELS = 50, 20, 5
 
 
+def bench_dataset(slug: str, purposes: list[str]) -> Any:
+    """A dataset of every recording the purposes allow (the bench's own, by slug)."""
+    from datasetcards import services as datasets
+    from datasetcards.models import Dataset
+
+    return Dataset.objects.filter(slug=slug).first() or datasets.create_dataset(
+        slug=slug,
+        name=f"Bench {slug}",
+        description="Synthetic corpus for the benchmark.",
+        purpose_statement="Measuring the registry at scale.",
+        intended_purposes=purposes,
+        license_spdx="CC-BY-NC-4.0",
+        phase_fit=["post"],
+        owner="bench",
+        redress_contact="bench@example.org",
+        processing_description="none",
+        isolated_at_source_only=False,
+    )
+
+
 def fan_out(speaker_id: int, tag: str) -> dict[str, int]:
     """Put every call of ``speaker_id`` into 50 releases (one dataset each), license
     them to 20 licensees and declare 5 models on them. The items are written with one
@@ -40,19 +60,7 @@ def fan_out(speaker_id: int, tag: str) -> dict[str, int]:
     now = timezone.now()
     releases = []
     for index in range(RELEASES):
-        dataset = datasets.create_dataset(
-            slug=f"fanout-{tag}-{index}",
-            name=f"Fan-out {tag} {index}",
-            description="Bench dataset.",
-            purpose_statement="Bench.",
-            intended_purposes=["training"],
-            license_spdx="CC-BY-NC-4.0",
-            phase_fit=["post"],
-            owner="bench",
-            redress_contact="bench@example.org",
-            processing_description="none",
-            isolated_at_source_only=False,
-        )
+        dataset = bench_dataset(f"fanout-{tag}-{index}", ["training"])
         release = Release.objects.create(
             dataset=dataset, version="1.0.0", status=ReleaseStatus.BUILDING, as_of=now
         )

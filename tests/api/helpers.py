@@ -87,3 +87,23 @@ def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     for thread in threads:
         thread.join(30)
     return results
+
+
+def biometric_licensee(world: Any, **terms: Any) -> Licensee:
+    """Licensee B, holding the world's biometric release only (A holds the training one)."""
+    from django.utils import timezone
+
+    from datasetcards import services as datasets
+    from tests.factories import LicenseeFactory
+
+    licensee = LicenseeFactory()
+    datasets.grant_license(
+        licensee=licensee,
+        dataset=world.biometric,
+        purposes_allowed=["biometric"],
+        derived_model_action="none",
+        starts_on=terms.pop("starts_on", timezone.now().date()),
+        releases=[world.biometric_release],
+        **terms,
+    )
+    return licensee

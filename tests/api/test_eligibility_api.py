@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from consent.eligibility import eligible_recordings, eligible_tracks
 from datasetcards import services as datasets
-from datasetcards.models import Dataset, Release, ReleaseItem
+from datasetcards.models import Release, ReleaseItem
 from registry.models import Licensee, Recording, Speaker, Track
 from tests.api.helpers import api_client, assert_problem, collector_client, licensee_client
 from tests.consent.conftest import give_all, withdraw
 from tests.factories import LicenseeFactory, RecordingFactory, SpeakerFactory
+from tests.propagation.conftest import built_release, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -46,25 +47,8 @@ class Corpus:
     b: Licensee
 
 
-def _dataset(slug: str, purposes: list[str]) -> Dataset:
-    return datasets.create_dataset(
-        slug=slug,
-        name=f"Dataset {slug}",
-        description="Two-channel conversations between consenting adults.",
-        purpose_statement="Teaches full-duplex models turn-taking.",
-        intended_purposes=purposes,
-        license_spdx="CC-BY-NC-4.0",
-        phase_fit=["post"],
-        owner="Voice Consent Registry (test)",
-        redress_contact="privacy@registry.example",
-        processing_description="None.",
-        isolated_at_source_only=False,
-    )
-
-
-def _release(dataset: Dataset) -> Release:
-    release = datasets.create_release(dataset=dataset, version="1.0.0", enqueue=False)
-    return datasets.build_release(release_id=release.pk)
+_dataset = make_dataset
+_release = built_release
 
 
 def _license(licensee: Licensee, release: Release, purposes: list[str], **terms: Any) -> None:

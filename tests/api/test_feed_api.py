@@ -18,8 +18,13 @@ from django.utils import timezone
 from datasetcards import services as datasets
 from datasetcards.models import FeedEntry, Release, ReleaseErratum
 from registry import signing
-from registry.models import Licensee
-from tests.api.helpers import assert_problem, at_once, collector_client, licensee_client
+from tests.api.helpers import (
+    assert_problem,
+    at_once,
+    biometric_licensee,
+    collector_client,
+    licensee_client,
+)
 from tests.consent.conftest import withdraw
 from tests.factories import LicenseeFactory
 from tests.propagation.conftest import World, deliver_all
@@ -44,21 +49,6 @@ def taint(world: World, release: Release | None = None) -> ReleaseErratum:
 def seq(erratum: ReleaseErratum) -> int:
     """The erratum's position in the feed of the (one) licensee holding its release."""
     return FeedEntry.objects.get(erratum=erratum).seq
-
-
-def biometric_licensee(world: World, **terms) -> Licensee:
-    """Licensee B, holding the biometric release only."""
-    licensee = LicenseeFactory()
-    datasets.grant_license(
-        licensee=licensee,
-        dataset=world.biometric,
-        purposes_allowed=["biometric"],
-        derived_model_action="none",
-        starts_on=terms.pop("starts_on", timezone.now().date()),
-        releases=[world.biometric_release],
-        **terms,
-    )
-    return licensee
 
 
 def test_a_withdrawal_reaches_my_feed_as_a_signed_entry(world: World) -> None:

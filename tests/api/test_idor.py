@@ -26,7 +26,7 @@ from propagation.models import PropagationTarget, WebhookEndpoint
 from tests.api.helpers import licensee_client
 from tests.consent.conftest import give_all, withdraw
 from tests.factories import LicenseeFactory, RecordingFactory, SpeakerFactory
-from tests.propagation.conftest import ALL, World, deliver_all
+from tests.propagation.conftest import ALL, World, built_release, deliver_all, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -153,22 +153,10 @@ def intruder(world: World) -> Any:
         for speaker in speakers:
             give_all(speaker, *ALL)
     RecordingFactory(speakers=speakers, recorded_at=later)
-    dataset = datasets.create_dataset(
-        slug="b-only",
-        name="B's dataset",
-        description="Calls made after A's.",
-        purpose_statement="Isolation test.",
-        intended_purposes=["biometric"],
-        license_spdx="CC-BY-NC-4.0",
-        phase_fit=["post"],
-        owner="test",
-        redress_contact="privacy@registry.example",
-        processing_description="None.",
-        isolated_at_source_only=False,
-        recorded_from=later - datetime.timedelta(minutes=1),
+    dataset = make_dataset(
+        "b-only", ["biometric"], recorded_from=later - datetime.timedelta(minutes=1)
     )
-    release = datasets.create_release(dataset=dataset, version="1.0.0", enqueue=False)
-    release = datasets.build_release(release_id=release.pk)
+    release = built_release(dataset)
     assert release.recording_count == 1
     datasets.grant_license(
         licensee=b,

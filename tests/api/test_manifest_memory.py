@@ -19,6 +19,7 @@ from datasetcards.manifest import manifest_chunks, manifest_digest
 from datasetcards.models import Release, ReleaseStatus
 from tests.api.helpers import licensee_client
 from tests.factories import LicenseeFactory, SpeakerFactory
+from tests.propagation.conftest import make_dataset
 
 pytestmark = pytest.mark.django_db(databases=["default", "replica"])
 
@@ -37,18 +38,7 @@ def _bulk_release() -> Release:
     """A built release of 2 × RECORDINGS tracks, loaded set-based in SQL (as the bench
     corpus is: row triggers off for the load, their invariants hold by construction)."""
     a, b = SpeakerFactory(), SpeakerFactory()
-    dataset = datasets.create_dataset(
-        slug="memory",
-        name="Memory",
-        description="A large release.",
-        purpose_statement="Measuring the manifest endpoint.",
-        intended_purposes=["training"],
-        license_spdx="CC-BY-NC-4.0",
-        phase_fit=["post"],
-        owner="Registry (test)",
-        redress_contact="privacy@registry.example",
-        processing_description="None.",
-    )
+    dataset = make_dataset("memory", ["training"], isolated_at_source_only=True)
     release = Release.objects.create(dataset=dataset, version="1.0.0", as_of=timezone.now())
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")

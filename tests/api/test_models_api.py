@@ -12,9 +12,16 @@ from django.utils import timezone
 from datasetcards import services as datasets
 from propagation.models import ModelStatusReport, PropagationTarget, TargetKind, TargetStatus
 from registry.models import DerivedModel, DerivedModelStatus, Licensee
-from tests.api.helpers import api_client, assert_problem, at_once, collector_client, licensee_client
+from tests.api.helpers import (
+    api_client,
+    assert_problem,
+    at_once,
+    biometric_licensee,
+    collector_client,
+    licensee_client,
+)
 from tests.consent.conftest import withdraw
-from tests.factories import DerivedModelFactory, LicenseeFactory
+from tests.factories import DerivedModelFactory
 from tests.propagation.conftest import World, deliver_all
 
 pytestmark = pytest.mark.django_db
@@ -36,15 +43,7 @@ def declaration(world: World, **changes) -> dict:
 
 def licensee_b(world: World) -> Licensee:
     """Licensee B holds the biometric release (A does not) and a model of its own."""
-    other = LicenseeFactory()
-    datasets.grant_license(
-        licensee=other,
-        dataset=world.biometric,
-        purposes_allowed=["biometric"],
-        derived_model_action="none",
-        starts_on=timezone.now().date(),
-        releases=[world.biometric_release],
-    )
+    other = biometric_licensee(world)
     DerivedModelFactory(licensee=other, name="b-model")
     return other
 

@@ -27,7 +27,7 @@ from datasetcards.models import Dataset, License, Release, ReleaseErratum, Relea
 from registry.models import TokenScope
 from tests.api.helpers import api_client, assert_problem, collector_client, licensee_client
 from tests.factories import LicenseeFactory, RecordingFactory
-from tests.propagation.conftest import World, _built, _dataset
+from tests.propagation.conftest import World, built_release, make_dataset
 
 # The manifest is read through the replica alias (a mirror of the test database here).
 pytestmark = pytest.mark.django_db(databases=["default", "replica"])
@@ -188,8 +188,8 @@ def _more_licensed(world: World, count: int) -> None:
     """``count`` more datasets, each with a built release licensed to the world's
     licensee, and ``count`` more releases of the world's dataset."""
     for index in range(count):
-        dataset = _dataset(f"extra-{index}", ["training", "redistribution"])
-        _license(world, world.licensee, [_built(dataset)])
+        dataset = make_dataset(f"extra-{index}", ["training", "redistribution"])
+        _license(world, world.licensee, [built_release(dataset)])
     future = _license(world, world.licensee, [], includes_future_releases=True)
     for index in range(count):
         release = datasets.create_release(
@@ -215,8 +215,8 @@ def test_list_queries_do_not_grow_with_datasets_and_releases(
     _more_licensed(world, 2)
     few, few_results = _queries(client, path)
     for index in range(9):
-        dataset = _dataset(f"more-{index}", ["training", "redistribution"])
-        _license(world, world.licensee, [_built(dataset)])
+        dataset = make_dataset(f"more-{index}", ["training", "redistribution"])
+        _license(world, world.licensee, [built_release(dataset)])
     many, many_results = _queries(client, path)
     assert len(many_results) == len(few_results) + 9
     assert many == few

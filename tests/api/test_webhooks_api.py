@@ -15,7 +15,6 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
-from datasetcards import services as datasets
 from propagation import services as propagation
 from propagation import webhooks
 from propagation.models import (
@@ -29,9 +28,15 @@ from propagation.models import (
 )
 from propagation.webhooks import verify_signature
 from registry.models import Licensee
-from tests.api.helpers import api_client, assert_problem, at_once, collector_client, licensee_client
+from tests.api.helpers import (
+    api_client,
+    assert_problem,
+    at_once,
+    biometric_licensee,
+    collector_client,
+    licensee_client,
+)
 from tests.consent.conftest import withdraw
-from tests.factories import LicenseeFactory
 from tests.propagation.conftest import Receiver, World, deliver_all
 
 pytestmark = pytest.mark.django_db
@@ -55,15 +60,7 @@ def closed_port_url() -> str:
 
 def licensee_b(world: World) -> Licensee:
     """Another licensee with a webhook and a license of its own."""
-    other = LicenseeFactory()
-    datasets.grant_license(
-        licensee=other,
-        dataset=world.biometric,
-        purposes_allowed=["biometric"],
-        derived_model_action="none",
-        starts_on=timezone.now().date(),
-        releases=[world.biometric_release],
-    )
+    other = biometric_licensee(world)
     propagation.register_webhook(licensee=other, url="http://127.0.0.1:9/other")
     return other
 

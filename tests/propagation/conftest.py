@@ -140,7 +140,8 @@ class World:
         return list(PropagationTarget.objects.filter(**filters).order_by("kind", "id"))
 
 
-def _dataset(slug: str, purposes: list[str]) -> Dataset:
+def make_dataset(slug: str, purposes: list[str], **options: Any) -> Dataset:
+    """A dataset for tests (every recording, unless ``options`` narrow it)."""
     return datasets.create_dataset(
         slug=slug,
         name=f"Dataset {slug}",
@@ -152,11 +153,11 @@ def _dataset(slug: str, purposes: list[str]) -> Dataset:
         owner="Voice Consent Registry (test)",
         redress_contact="privacy@registry.example",
         processing_description="None.",
-        isolated_at_source_only=False,
+        **{"isolated_at_source_only": False, **options},
     )
 
 
-def _built(dataset: Dataset) -> Release:
+def built_release(dataset: Dataset) -> Release:
     release = datasets.create_release(dataset=dataset, version="1.0.0", enqueue=False)
     return datasets.build_release(release_id=release.pk)
 
@@ -181,9 +182,9 @@ def make_world(receiver: Receiver, *, calls: int = 3) -> World:
         for track in recording.tracks.all():
             store_track_audio(track=track, content=f"audio of {track.public_id}".encode())
     pair_calls, other = calls_made[:-1], calls_made[-1]
-    training = _dataset("duplex", ["training", "redistribution"])
-    biometric = _dataset("voiceprints", ["biometric"])
-    release, biometric_release = _built(training), _built(biometric)
+    training = make_dataset("duplex", ["training", "redistribution"])
+    biometric = make_dataset("voiceprints", ["biometric"])
+    release, biometric_release = built_release(training), built_release(biometric)
     licensee = LicenseeFactory()
     license_ = datasets.grant_license(
         licensee=licensee,

@@ -643,8 +643,9 @@ class IdempotencyRecord(models.Model):
     )
     response_status = models.PositiveSmallIntegerField()
     # The body exactly as first rendered (text, not jsonb, which would reorder keys), so
-    # a replay is byte for byte the first answer. Ids and states only, never PII.
-    response_json = models.TextField()
+    # a replay is byte for byte the first answer. Encrypted at rest (and re-encrypted by
+    # rotate_pii_keys): a session's answer holds its participants' invitation links.
+    response_json = EncryptedTextField()
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 

@@ -54,7 +54,9 @@ class Requirements:
 @functools.cache
 def _parents() -> dict[str, str | None]:
     """Jurisdiction → parent. Jurisdictions come with migrations and change nowhere else;
-    a save or delete (admin, tests) clears this per-process copy (see apps.py)."""
+    a save or delete through the model (admin, tests) clears this per-process copy (see
+    apps.py). A data migration adding a jurisdiction is followed by a restart of web and
+    worker processes (every deploy restarts them)."""
     return dict(Jurisdiction.objects.values_list("code", "parent_id"))
 
 

@@ -379,10 +379,15 @@ def on_license_releases_changed(
     existing errata into its licensee's feed (whichever side the link was added from)."""
     if action != "post_add" or not pk_set:
         return
-    if reverse:  # release.licenses.add(…)
-        post_to_feeds(license_ids=sorted(pk_set), release_ids=[instance.pk])
-    else:
-        post_to_feeds(license_ids=[instance.pk], release_ids=sorted(pk_set))
+    releases = [instance.pk] if reverse else sorted(pk_set)
+    # Most links (a new release joining its licenses at build) bring no errata: skip the
+    # feed lock. Safe without it: the link row's insert holds FOR KEY SHARE on the
+    # release, which conflicts with taint_release's FOR UPDATE, so an erratum of it is
+    # either committed (seen here) or written after us (and finds this link).
+    if not ReleaseErratum.objects.filter(release_id__in=releases).exists():
+        return
+    licenses = sorted(pk_set) if reverse else [instance.pk]  # release.licenses.add(…)
+    post_to_feeds(license_ids=licenses, release_ids=releases)
 
 
 def taint_release(
@@ -401,6 +406,7 @@ def taint_release(
         release = Release.objects.select_for_update().get(pk=release_id)
         existing = ReleaseErratum.objects.filter(source_key=source_key).first()
         if existing is not None:
+            post_to_feeds(erratum_id=existing.pk)  # idempotent: heals a lost feed write
             return existing
         in_release = ReleaseItem.objects.filter(
             release=release, recording__public_id__in=recording_ids

@@ -854,7 +854,7 @@ def register_webhook(*, licensee: Licensee, url: str) -> IssuedSecret:
     with transaction.atomic(durable=True):
         # The licensee's row serialises registrations: two at once would otherwise both
         # find nothing active to replace and collide on the one-active constraint.
-        Licensee.objects.select_for_update().filter(pk=licensee.pk).first()
+        Licensee.objects.select_for_update(no_key=True).filter(pk=licensee.pk).first()
         WebhookEndpoint.objects.filter(licensee=licensee, is_active=True).update(is_active=False)
         endpoint = WebhookEndpoint.objects.create(licensee=licensee, url=url, secret=secret)
     return IssuedSecret(endpoint, secret)
@@ -921,10 +921,12 @@ def ping_webhook(*, endpoint: WebhookEndpoint) -> PingOutcome:
     happened. Writes nothing: a ping is not a withdrawal and creates no target."""
     if not endpoint.is_active:
         raise WebhookInactive("this webhook was deactivated; register a new one")
-    # One ping per endpoint per PING_INTERVAL: pings hold a web worker while they wait.
-    if not cache.add(f"webhook-ping:{endpoint.pk}", 1, timeout=PING_INTERVAL_SECONDS):
+    # One ping per licensee per PING_INTERVAL (registering a new endpoint does not reset
+    # it): a ping holds a web thread while it waits for the endpoint.
+    if not cache.add(f"webhook-ping:{endpoint.licensee_id}", 1, timeout=PING_INTERVAL_SECONDS):
         raise PingTooSoon(
-            f"this endpoint was pinged less than {PING_INTERVAL_SECONDS} s ago; try again later"
+            f"a webhook of yours was pinged less than {PING_INTERVAL_SECONDS} s ago; "
+            "try again later"
         )
     ping_id = uuid.uuid4()
     body = {

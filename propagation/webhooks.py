@@ -101,19 +101,30 @@ def post(
         SIGNATURE_HEADER: signature_header(body=body, secrets=secrets),
     }
     started = time.perf_counter()
+    host = urllib.parse.urlsplit(url).hostname or ""
     try:
-        target, extensions = _pinned(url, check_destination(url), headers)
-        # Only the status line matters: the reply body is never read, so a slow or
-        # huge one cannot hold the worker.
-        with _client().stream(
-            "POST",
-            target,
-            content=body,
-            headers=headers,
-            extensions=extensions,
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        ) as reply:
-            status = reply.status_code
+        checked = check_destination(url)
+        addresses: list[str | None] = list(checked) if checked else [None]
+        for index, address in enumerate(addresses):
+            target, extensions = _pinned(url, address, headers)
+            try:
+                # Only the status line matters: the reply body is never read, so a slow
+                # or huge one cannot hold the worker. One pool per host name: a pooled
+                # connection (made with this name's SNI and certificate) is never reused
+                # for another name that resolves to the same address.
+                with _client(host).stream(
+                    "POST",
+                    target,
+                    content=body,
+                    headers=headers,
+                    extensions=extensions,
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                ) as reply:
+                    status = reply.status_code
+                break
+            except httpx.ConnectError:
+                if index == len(addresses) - 1:
+                    raise  # every checked address refused the connection
     except (httpx.HTTPError, httpx.InvalidURL, UnsafeDestination, ValueError) as exc:
         # The exception text can echo the URL; its class is enough to act on.
         return Response(None, _elapsed_ms(started), type(exc).__name__)
@@ -125,11 +136,12 @@ class UnsafeDestination(Exception):
     """The endpoint resolves to an address a notice must never be sent to."""
 
 
-def check_destination(url: str) -> str | None:
+def check_destination(url: str) -> list[str] | None:
     """Refuse loopback, private, link-local (cloud metadata), multicast and reserved
     addresses unless ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` (development and tests). Run
     at registration and again before every POST, so a name re-pointed later is caught.
-    Returns the checked address to connect to (None: connect by name, checks off)."""
+    Returns the checked addresses, in resolver order, to connect to (None: connect by
+    name, checks off)."""
     if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         return None
     host = urllib.parse.urlsplit(url).hostname or ""
@@ -141,7 +153,7 @@ def check_destination(url: str) -> str | None:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise UnsafeDestination("host resolves to a non-public address")
-    return str(infos[0][4][0])
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _pinned(
@@ -149,28 +161,47 @@ def _pinned(
 ) -> tuple[str, dict[str, object]]:
     """The URL with its host replaced by the checked ``address`` (the name kept in the
     Host header and as TLS SNI, so the certificate is still checked against it)."""
-    if address is None:
-        return url, {}
     parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    literal = f"[{address}]" if ":" in address else address
-    port = f":{parts.port}" if parts.port else ""
+    name = parts.hostname or ""
+    if address is None or _is_ip(name):
+        return url, {}  # checks off, or the URL names the checked address itself
+    # The Host header as httpx would write it: IDNA for names, brackets for IPv6
+    # literals, no port when it is the scheme's default.
+    host = name.encode("idna").decode("ascii")
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
     headers["Host"] = f"{host}{port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=literal + port)), {"sni_hostname": host}
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {"sni_hostname": host}
 
 
-_clients: dict[int, httpx.Client] = {}
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+_clients: dict[tuple[int, str], httpx.Client] = {}
 _clients_lock = threading.Lock()
+MAX_CLIENTS = 256  # host names with a pool in one process; the oldest is closed beyond
 
 
-def _client() -> httpx.Client:
-    """One pooled client per process (a worker child forks before its first use):
-    building a client, with its TLS context, costs more than a loopback POST."""
+def _client(host: str) -> httpx.Client:
+    """One pooled client per process and host name (a worker child forks before its
+    first use): building a client, with its TLS context, costs more than a loopback POST,
+    and a connection made for one name must never carry another name's notice."""
+    key = (os.getpid(), host)
     with _clients_lock:
-        client = _clients.get(os.getpid())
+        client = _clients.get(key)
         if client is None:
+            if len(_clients) >= MAX_CLIENTS:
+                oldest = next(iter(_clients))
+                _clients.pop(oldest).close()
             client = httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False)
-            _clients[os.getpid()] = client
+            _clients[key] = client
         return client
 
 

@@ -33,7 +33,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consent.selectors import idempotency_record
-from consent.services.idempotency import record_idempotent_response
+from consent.services.idempotency import hold_key, record_idempotent_response, stored_answer
 from registry.api.auth import api_token
 from registry.errors import RegistryError
 
@@ -120,7 +120,7 @@ class IdempotentRequest:
                 field=HEADER,
             )
         return Response(
-            json.loads(record.response_json),
+            json.loads(stored_answer(record)),
             status=record.response_status,
             headers={REPLAYED: "true"},
         )
@@ -144,6 +144,10 @@ class IdempotentRequest:
             return replay
         try:
             with transaction.atomic(durable=True):
+                # A twin in flight with this key: wait for it, then answer as it did.
+                hold_key(namespace=self.namespace, key=self.key)
+                if (replay := self.replay()) is not None:
+                    return replay
                 response = perform()
                 if response.status_code < 300:
                     self.store(response.status_code, response.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from consent.models import IdempotencyRecord
@@ -29,6 +30,20 @@ def record_idempotent_response(
         created_at=now,
         expires_at=now + RETENTION,
     )
+
+
+def stored_answer(record: IdempotencyRecord) -> str:
+    """The JSON answer a record keeps (decrypted by its field)."""
+    return record.response_json
+
+
+def hold_key(*, namespace: str, key: str) -> None:
+    """Serialise requests carrying the same key until the holder's transaction ends: a
+    twin then finds the first one's stored answer instead of racing its act."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"idem:{namespace}:{key}"]
+        )
 
 
 def purge_expired_idempotency_records(

@@ -6,9 +6,14 @@ import pgtrigger.migrations
 from django.db import migrations, models
 
 
+# Positions continue after the erratum's old global seq (cursors licensees hold may be
+# that high): nobody's cursor can be ahead of the new entries. Writers of errata take
+# the same advisory lock, so none commits between this snapshot and the column's drop.
 BACKFILL = """
+SELECT pg_advisory_xact_lock(1178944836);
 INSERT INTO datasetcards_feedentry (seq, licensee_id, erratum_id, created_at)
-SELECT row_number() OVER (ORDER BY pending.position, pending.erratum_id, pending.licensee_id),
+SELECT (SELECT coalesce(max(seq), 0) FROM datasetcards_releaseerratum)
+       + row_number() OVER (ORDER BY pending.position, pending.erratum_id, pending.licensee_id),
        pending.licensee_id, pending.erratum_id, now()
   FROM (SELECT DISTINCT l.licensee_id, e.id AS erratum_id, coalesce(e.seq, 0) AS position
           FROM datasetcards_releaseerratum e

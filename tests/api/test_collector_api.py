@@ -34,7 +34,7 @@ from consent.selectors import current_notice
 from consent.services.idempotency import purge_expired_idempotency_records
 from propagation.models import Propagation
 from registry.models import ApiToken, Speaker, TokenScope
-from tests.api.helpers import api_client, assert_problem, collector_client, licensee_client
+from tests.api.helpers import api_client, assert_problem, at_once, collector_client, licensee_client
 from tests.consent.conftest import give, publish, signed, withdraw
 from tests.factories import LicenseeFactory, SpeakerFactory, erase_speaker_row
 from tests.propagation.conftest import World
@@ -108,7 +108,7 @@ def test_registering_a_speaker_answers_its_public_id_only_and_keeps_the_details(
     assert response.status_code == 201, response.content
     speaker = Speaker.objects.get()
     assert response.json() == {"id": str(speaker.public_id)}
-    for secret in ("Dana", "dana@example.org", "555"):
+    for secret in ("Dana", "dana@example.org", "555 0100"):
         assert secret not in response.content.decode()
     assert (speaker.name, speaker.email, speaker.phone) == (
         "Dana Example",
@@ -933,3 +933,22 @@ def test_a_session_retried_with_its_key_returns_the_same_invitation_links(notice
     )
     assert_problem(duplicate, 409, "duplicate")
     assert RecordingSession.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_retry_racing_its_first_request_gets_the_first_answer(notices) -> None:
+    """The client times out and retries with the same key while the first request is
+    still committing: the twin waits for it and replays its answer (not a 409 from the
+    email already being registered)."""
+    from registry import tokens
+
+    secret = tokens.issue_api_token(name="p", kind="collector", scopes=WRITE).secret
+    url = reverse("api:collector-speakers")
+
+    def register() -> Any:
+        return api_client(secret).post(url, SPEAKER, format="json", HTTP_IDEMPOTENCY_KEY="twin")
+
+    answers = at_once([register, register, register])
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.content for a in answers}) == 1
+    assert Speaker.objects.count() == 1

@@ -207,7 +207,8 @@ def test_a_notice_goes_to_the_address_that_was_checked_not_a_fresh_lookup(
     that address (here the name does not even resolve: only the pinned address works),
     keeping the name in the Host header (and SNI for https)."""
     port = urllib.parse.urlsplit(receiver.url).port
-    monkeypatch.setattr(webhooks, "check_destination", lambda url: "127.0.0.1")
+    # The first checked address refuses the connection: the next one is tried.
+    monkeypatch.setattr(webhooks, "check_destination", lambda url: ["127.0.0.2", "127.0.0.1"])
     reply = webhooks.post(
         url=f"http://rebinding.invalid:{port}/hook",
         body=b"{}",
@@ -223,13 +224,27 @@ def test_a_pinned_url_keeps_the_name_for_host_and_sni() -> None:
     headers: dict[str, str] = {}
     url, extensions = webhooks._pinned("https://hooks.example.org/w?x=1", "203.0.113.9", headers)
     assert url == "https://203.0.113.9/w?x=1"
-    assert (headers["Host"], extensions) == (
-        "hooks.example.org",
-        {"sni_hostname": "hooks.example.org"},
-    )
+    assert headers["Host"] == "hooks.example.org"
+    assert extensions == {"sni_hostname": "hooks.example.org"}
     url, _ = webhooks._pinned("https://hooks.example.org:8443/w", "2001:db8::1", headers)
-    assert url == "https://[2001:db8::1]:8443/w"
+    assert (url, headers["Host"]) == ("https://[2001:db8::1]:8443/w", "hooks.example.org:8443")
+    # The scheme's default port is left out of Host, as httpx does; names go out as IDNA.
+    url, extensions = webhooks._pinned("https://bücher.example:443/w", "203.0.113.9", headers)
+    assert (url, headers["Host"]) == ("https://203.0.113.9:443/w", "xn--bcher-kva.example")
+    assert extensions == {"sni_hostname": "xn--bcher-kva.example"}
+    # Nothing to pin: checks off, or the URL is an address already.
     assert webhooks._pinned("https://h.example/", None, {}) == ("https://h.example/", {})
+    assert webhooks._pinned("https://[2001:db8::1]/", "2001:db8::1", {}) == (
+        "https://[2001:db8::1]/",
+        {},
+    )
+
+
+def test_each_host_name_gets_its_own_connection_pool() -> None:
+    """Two names behind one address never share a TLS connection (made with one
+    name's SNI and certificate)."""
+    assert webhooks._client("a.example") is webhooks._client("a.example")
+    assert webhooks._client("a.example") is not webhooks._client("b.example")
 
 
 def test_a_rotated_secret_is_shown_once_and_the_old_one_verifies_during_grace(

@@ -135,8 +135,8 @@ def test_rotate_pii_keys_command_reports_what_it_did(settings, capsys) -> None:
     settings.PII_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.PII_ENCRYPTION_KEYS]
     call_command("rotate_pii_keys", "--batch-size", "1")
     out = capsys.readouterr().out
-    # Speakers, consent signatures and webhook endpoints hold encrypted columns.
-    assert "examined 2 rows in 3 tables, rewrote 2 (8 values re-encrypted)" in out
+    # Speakers, consent signatures, webhook endpoints and stored API answers are encrypted.
+    assert "examined 2 rows in 4 tables, rewrote 2 (8 values re-encrypted)" in out
 
 
 def test_rotate_pii_keys_leaves_erased_speakers_without_personal_data(settings) -> None:

@@ -43,6 +43,7 @@ def test_seed_demo_covers_what_the_demo_needs() -> None:
     staff = get_user_model().objects.get(username="demo-staff")
     assert staff.is_staff
     assert staff.check_password("demo-staff-pass")
+    assert list(staff.groups.values_list("name", flat=True)) == ["Compliance officer"]
 
 
 def test_seed_demo_names_are_in_their_own_scripts() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -249,3 +249,5 @@ class Command(BaseCommand):
             user.save()
             if not superuser:
                 user.user_permissions.set(view_registry)
+                # The demo staff login is a compliance officer (roles: registry 0007).
+                user.groups.add(*Group.objects.filter(name="Compliance officer"))

@@ -4,6 +4,8 @@ everyone (the history is evidence); notices are published through the service.""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from consent.models import (
     AuditCheckpoint,
@@ -16,12 +18,14 @@ from consent.models import (
     RecordingSession,
     SessionParticipant,
 )
-from consent.selectors import consents_needing_reconsent
-from registry.admin import ReadOnlyAdmin, ReadOnlyInline
+from consent.selectors import PERSONAL_FIELDS, consents_needing_reconsent
+from registry.admin import EmailSearch, ReadOnlyAdmin, ReadOnlyInline
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
+class ConsentEventAdmin(EmailSearch, ReadOnlyAdmin):
+    email_index_lookup = "speaker__email_blind_index"
+
     list_display = [
         "seq",
         "occurred_at",
@@ -41,13 +45,20 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         "state",
         "jurisdiction",
         "notice_language",
+        "notice__version",
         "evidence_method",
         "actor_kind",
     ]
+    # Exact ids, or a speaker's email (through the blind index, see EmailSearch).
     search_fields = ["=public_id", "=speaker__public_id"]
     date_hierarchy = "occurred_at"
     list_select_related = ["speaker", "notice"]
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
+        # The speaker's encrypted columns are never loaded (nor decrypted) for the list.
+        speaker_pii = [f"speaker__{name}" for name in PERSONAL_FIELDS]
+        return super().get_queryset(request).defer(*speaker_pii)
 
     @admin.display(description="speaker")
     def speaker_public_id(self, event: ConsentEvent) -> str:

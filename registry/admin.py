@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from registry import tokens
+from registry import pii, tokens
 from registry.errors import InvalidInput
 from registry.models import (
     ApiToken,
@@ -37,8 +37,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class EmailSearch:
+    """Admin search that also finds a speaker by email: exact and normalised, through
+    the blind index (the encrypted column is never decrypted nor matched by pattern).
+    ``email_index_lookup`` is the path to the speaker's blind index."""
+
+    email_index_lookup = "email_blind_index"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: Any, search_term: str
+    ) -> tuple[Any, bool]:
+        term = search_term.strip()
+        if "@" in term:
+            index = pii.email_blind_index(term)
+            return queryset.filter(**{self.email_index_lookup: index}), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
 @admin.register(Speaker)
-class SpeakerAdmin(ReadOnlyAdmin):
+class SpeakerAdmin(EmailSearch, ReadOnlyAdmin):
     list_display = [
         "public_id",
         "jurisdiction",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, User
 
+from tests.consent.conftest import notices  # noqa: F401 - fixture
+
 pytestmark = pytest.mark.django_db
 
 ROLES = ("Compliance officer", "Data steward", "Support")
@@ -58,3 +60,35 @@ def test_no_role_may_change_consent_history(role: str) -> None:
     assert not any(
         p.startswith(("consent.change_", "consent.delete_")) for p in user.get_all_permissions()
     )
+
+
+@pytest.mark.parametrize("who", ["Compliance officer", "superuser"])
+def test_nobody_changes_or_deletes_a_consent_event_through_the_admin(
+    who: str,
+    client,
+    notices,  # noqa: F811
+) -> None:
+    from django.urls import reverse
+
+    from consent.models import ConsentEvent
+    from tests.consent.conftest import give
+    from tests.factories import SpeakerFactory
+
+    give(SpeakerFactory(), "training")
+    event = ConsentEvent.objects.get()
+    before = ConsentEvent.objects.values().get()
+    user = (
+        User.objects.create_superuser("root", password="x") if who == "superuser" else member(who)
+    )
+    client.force_login(user)
+    change = reverse("admin:consent_consentevent_change", args=[event.pk])
+    assert client.get(change).status_code == 200  # read-only view
+    assert client.post(change, {"purpose": "likeness"}).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:consent_consentevent_delete", args=[event.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert client.get(reverse("admin:consent_consentevent_add")).status_code == 403
+    assert ConsentEvent.objects.values().get() == before

@@ -3,12 +3,18 @@ everyone (the history is evidence); notices are published through the service.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path
 
 from consent.models import (
     AuditCheckpoint,
+    ChainVerification,
     Consent,
     ConsentEvent,
     ConsentNotice,
@@ -19,6 +25,7 @@ from consent.models import (
     SessionParticipant,
 )
 from consent.selectors import PERSONAL_FIELDS, consents_needing_reconsent
+from consent.services.audit import request_chain_verification
 from registry.admin import EmailSearch, ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -149,3 +156,59 @@ class ErasureRequestAdmin(ReadOnlyAdmin):
     list_display = ["public_id", "speaker", "status", "requested_at", "completed_at"]
     list_filter = ["status"]
     search_fields = ["=public_id", "=speaker__public_id"]
+
+
+@admin.register(ChainVerification)
+class ChainVerificationAdmin(ReadOnlyAdmin):
+    """Runs of the audit-chain verification: staff with ``consent.verify_chain`` start
+    one from this page (a Celery task; the list shows its progress and verdict), beside
+    the latest signed checkpoints."""
+
+    change_list_template = "admin/consent/chainverification/change_list.html"
+    list_display = [
+        "requested_at",
+        "requested_by",
+        "status",
+        "progress",
+        "events_checked",
+        "head",
+        "checkpoints_checked",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    readonly_fields = ["problems"]
+
+    @admin.display(description="progress")
+    def progress(self, verification: ChainVerification) -> str:
+        return f"{verification.percent} %"
+
+    @admin.display(description="head")
+    def head(self, verification: ChainVerification) -> str:
+        if not verification.head_hash:
+            return "–"
+        return f"#{verification.head_seq} {verification.head_hash[:16]}…"
+
+    def get_urls(self) -> list[URLPattern]:
+        verify = path(
+            "verify/",
+            self.admin_site.admin_view(self.verify_view),
+            name="consent_chainverification_verify",
+        )
+        return [verify, *super().get_urls()]
+
+    def verify_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not request.user.has_perm("consent.verify_chain"):
+            raise PermissionDenied
+        verification = request_chain_verification(requested_by=request.user.get_username())
+        self.message_user(request, f"Verification {verification.pk} started.")
+        return redirect("admin:consent_chainverification_changelist")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "can_verify": request.user.has_perm("consent.verify_chain"),
+            "checkpoints": AuditCheckpoint.objects.order_by("-seq")[:5],
+        }
+        return super().changelist_view(request, extra_context=context)

@@ -661,3 +661,42 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency record {self.namespace}/{self.pk}"
+
+
+class VerificationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    OK = "ok", "Chain intact"
+    BROKEN = "broken", "Chain broken"
+    FAILED = "failed", "Could not run"
+
+
+class ChainVerification(models.Model):
+    """One run of ``verify_chain`` asked for by staff in the admin (a Celery task), with
+    its progress and its verdict: the record staff show a regulator."""
+
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=8, choices=VerificationStatus.choices, default=VerificationStatus.QUEUED
+    )
+    total = models.BigIntegerField(default=0, help_text="Events in the log when it started.")
+    checked = models.BigIntegerField(default=0, help_text="Events recomputed so far.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    events_checked = models.BigIntegerField(default=0)
+    head_seq = models.BigIntegerField(default=0)
+    head_hash = models.CharField(max_length=64, blank=True, default="")
+    checkpoints_checked = models.PositiveIntegerField(default=0)
+    problems = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-requested_at"]
+        permissions = [("verify_chain", "Can run a verification of the audit chain")]
+        constraints = [one_of("status", VerificationStatus, "verification_status_known")]
+
+    def __str__(self) -> str:
+        return f"chain verification {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.checked / self.total))

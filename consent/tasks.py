@@ -25,3 +25,11 @@ def write_audit_checkpoint() -> int:
 def purge_idempotency_records() -> int:
     """Forget stored answers to Idempotency-Keys older than their retention."""
     return purge_expired_idempotency_records()
+
+
+@shared_task(name="consent.tasks.verify_audit_chain", acks_late=True)
+def verify_audit_chain(verification_id: int) -> str:
+    """Run a verification staff asked for in the admin; its row holds the verdict."""
+    from consent.services.audit import run_chain_verification
+
+    return str(run_chain_verification(verification_id=verification_id).status)

@@ -344,7 +344,51 @@ def _failed(
         logger.error(
             "target %s dead after %d attempts (%s)", target.idempotency_key, target.attempts, error
         )
+        alert_compliance(
+            subject=f"Withdrawal target dead: {target.kind} {target.idempotency_key}",
+            lines=[
+                f"A {target.kind} target of a withdrawal gave up after {target.attempts} "
+                "attempts and waits for staff.",
+                f"target: {target.idempotency_key}",
+                f"last error: {error[:200]}",
+                f"retry it in the admin: {_admin_target_url(target.pk)}",
+            ],
+        )
     return Outcome(TargetStatus.DEAD if dead else TargetStatus.FAILED, retry_in)
+
+
+def compliance_addresses() -> list[str]:
+    """Where alerts go: every active compliance officer with an address, plus
+    ``COMPLIANCE_ALERT_EMAILS``."""
+    from django.contrib.auth import get_user_model
+
+    officers = (
+        get_user_model()
+        .objects.filter(groups__name="Compliance officer", is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return sorted({*officers, *settings.COMPLIANCE_ALERT_EMAILS})
+
+
+def alert_compliance(*, subject: str, lines: list[str]) -> None:
+    """Email compliance officers once the caller's transaction commits (ids, kinds and
+    error classes only: never personal data). A mail failure is logged, not raised."""
+
+    def send_alert() -> None:
+        recipients = compliance_addresses()
+        if not recipients:
+            logger.warning("compliance alert with no recipient: %s", subject)
+            return
+        send_mail(f"[consent registry] {subject}", "\n".join(lines), None, recipients)
+
+    transaction.on_commit(send_alert, robust=True)
+
+
+def _admin_target_url(target_id: int) -> str:
+    return settings.PUBLIC_BASE_URL + reverse(
+        "admin:propagation_propagationtarget_change", args=[target_id]
+    )
 
 
 def _complete_if_done(propagation_id: int, *, now: datetime.datetime) -> None:
@@ -778,11 +822,28 @@ def _send_after_commit(ids: list[int]) -> None:
 def flag_overdue_acknowledgements(*, now: datetime.datetime | None = None) -> int:
     """Mark notices delivered but not acknowledged by their deadline (once each)."""
     now = now or timezone.now()
-    flagged = PropagationTarget.objects.filter(
-        status=TargetStatus.DELIVERED, ack_due_at__lt=now, ack_overdue_at__isnull=True
-    ).update(ack_overdue_at=now)
-    if flagged:
-        logger.warning("%d withdrawal notices are overdue for acknowledgement", flagged)
+    with transaction.atomic():
+        due = list(
+            PropagationTarget.objects.select_for_update(skip_locked=True)
+            .filter(status=TargetStatus.DELIVERED, ack_due_at__lt=now, ack_overdue_at__isnull=True)
+            .values_list("pk", "kind", "idempotency_key", "ack_due_at")
+        )
+        flagged = PropagationTarget.objects.filter(pk__in=[row[0] for row in due]).update(
+            ack_overdue_at=now
+        )
+        if flagged:
+            logger.warning("%d withdrawal notices are overdue for acknowledgement", flagged)
+            alert_compliance(
+                subject=f"{flagged} withdrawal notice(s) overdue for acknowledgement",
+                lines=[
+                    f"{flagged} notice(s) delivered but not acknowledged by their deadline:",
+                    *(
+                        f"- {kind} {key} (due {due_at:%Y-%m-%d %H:%M} UTC): {_admin_target_url(pk)}"
+                        for pk, kind, key, due_at in due[:50]
+                    ),
+                    *([f"… and {flagged - 50} more"] if flagged > 50 else []),
+                ],
+            )
     return flagged
 
 

@@ -369,6 +369,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # --- Withdrawal propagation (see propagation/services.py) ------------------------------
 PROPAGATION_MAX_ATTEMPTS = env.int("PROPAGATION_MAX_ATTEMPTS", default=8)
+# Who hears of dead targets and overdue acknowledgements besides the compliance officers.
+COMPLIANCE_ALERT_EMAILS = env.list("COMPLIANCE_ALERT_EMAILS", default=[])
 PROPAGATION_RETRY_BASE_SECONDS = env.float("PROPAGATION_RETRY_BASE_SECONDS", default=30.0)
 # Below CELERY_VISIBILITY_TIMEOUT: Redis hands a delayed message not yet acknowledged to
 # another worker after that long, and a retry must not run twice at once.

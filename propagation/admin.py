@@ -8,9 +8,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from propagation import services
+from propagation import selectors, services
 from propagation.models import (
     REACHED_STATUSES,
     AudioTombstone,
@@ -73,6 +73,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(PropagationTarget)
 class PropagationTargetAdmin(ReadOnlyAdmin):
+    change_list_template = "admin/propagation/propagationtarget/change_list.html"
     list_display = [
         "idempotency_key",
         "kind",
@@ -100,6 +101,12 @@ class PropagationTargetAdmin(ReadOnlyAdmin):
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("propagation.retry_propagationtarget")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "backlog": selectors.propagation_backlog()}
+        return super().changelist_view(request, extra_context=context)
 
 
 @admin.register(AudioTombstone)

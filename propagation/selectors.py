@@ -284,3 +284,35 @@ def propagation_reports(propagations: Sequence[Propagation]) -> list[Propagation
         )
         for p in propagations
     ]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the propagation dashboard leads with: how much is not reached yet, and the
+    oldest of it."""
+
+    not_reached: int
+    failed: int
+    dead: int
+    overdue: int
+    oldest: PropagationTarget | None
+    oldest_age: datetime.timedelta | None
+
+
+def propagation_backlog(*, now: datetime.datetime | None = None) -> Backlog:
+    """Counts of targets not yet reached (by failed, dead) and of overdue
+    acknowledgements, and the oldest unreached target: two queries."""
+    now = now or timezone.now()
+    unreached = PropagationTarget.objects.exclude(status__in=REACHED_STATUSES)
+    counts = PropagationTarget.objects.aggregate(
+        not_reached=Count("id", filter=~Q(status__in=REACHED_STATUSES)),
+        failed=Count("id", filter=Q(status=TargetStatus.FAILED)),
+        dead=Count("id", filter=Q(status=TargetStatus.DEAD)),
+        overdue=Count("id", filter=Q(status=TargetStatus.DELIVERED, ack_overdue_at__isnull=False)),
+    )
+    oldest = unreached.order_by("created_at", "id").first()
+    return Backlog(
+        **counts,
+        oldest=oldest,
+        oldest_age=(now - oldest.created_at) if oldest else None,
+    )

@@ -71,3 +71,25 @@ def test_staff_without_the_retry_permission_cannot_retry(
     client.post(url, {"action": "retry", "_selected_action": [target.pk]})
     target.refresh_from_db()
     assert target.status == TargetStatus.DEAD
+
+
+def test_the_target_list_leads_with_the_backlog_and_its_oldest_target(
+    client, admin_user, world: World, receiver: Receiver, settings
+) -> None:
+    _dead_license_target(world, receiver, settings)
+    dead = PropagationTarget.objects.filter(status=TargetStatus.DEAD).count()
+    unreached = PropagationTarget.objects.exclude(
+        status__in=[TargetStatus.DELIVERED, TargetStatus.ACKNOWLEDGED]
+    )
+    oldest = unreached.earliest("created_at", "id")
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:propagation_propagationtarget_changelist")).content.decode()
+    backlog = page.split('id="backlog"')[1].split("</div>")[0]
+    assert dead >= 1
+    assert f"<strong>{unreached.count()}</strong> target(s) not reached yet" in backlog
+    assert f"<strong>{dead}</strong> dead" in backlog
+    assert str(oldest.idempotency_key) in backlog
+    # Dead targets stay dead (and counted) until staff retry them.
+    deliver_all()
+    again = client.get(reverse("admin:propagation_propagationtarget_changelist")).content.decode()
+    assert f"<strong>{dead}</strong> dead" in again

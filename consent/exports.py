@@ -5,6 +5,7 @@ whether the answer is ten rows or ten million. Manifests and the API stream from
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from typing import IO
 
 from django.db import connections
@@ -59,14 +60,23 @@ def export_eligible_tracks_jsonl(
     return copy_to(out, statement, params)
 
 
+def copy_chunks(
+    statement: str, params: tuple[object, ...], *, alias: str | None = None
+) -> Iterator[bytes]:
+    """The output of a ``COPY … TO STDOUT`` as it streams out of PostgreSQL (constant
+    memory, whatever the number of rows), from ``alias`` (default: the read database).
+    Chunks are PostgreSQL's buffers as psycopg hands them over (bytes-like)."""
+    with (
+        connections[alias or read_alias()].cursor() as cursor,
+        cursor.cursor.copy(statement, params) as copy,
+    ):
+        yield from copy
+
+
 def copy_to(out: IO[bytes], statement: str, params: tuple[object, ...]) -> int:
     """Run a ``COPY … TO STDOUT`` and stream its output to ``out`` chunk by chunk."""
     written = 0
-    with (
-        connections[read_alias()].cursor() as cursor,
-        cursor.cursor.copy(statement, params) as copy,
-    ):
-        for chunk in copy:
-            out.write(chunk)
-            written += len(chunk)
+    for chunk in copy_chunks(statement, params):
+        out.write(chunk)
+        written += len(chunk)
     return written

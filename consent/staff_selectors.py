@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
-from django.db import connections
 from django.db.models import F, QuerySet
 
 from consent.models import Consent, ConsentEvent
 from consent.selectors import needs_reconsent
 from registry.errors import NotFound
 from registry.models import Speaker
-from registry.routers import read_alias
 from registry.selectors import get_speaker_by_email
 
 # One row of the event log as staff see it (the API and both export formats): ids,
@@ -175,14 +173,3 @@ def events_export_statement(
     # digests, choices, codes checked by constraints, timestamps).
     select = f"SELECT json_build_object({', '.join(pairs)}) FROM ({sql}) AS t ORDER BY t.x_seq"  # noqa: S608
     return f"COPY ({select}) TO STDOUT", params
-
-
-def copy_chunks(statement: str, params: tuple[object, ...]) -> Iterator[bytes]:
-    """The output of a ``COPY … TO STDOUT`` as it streams out of PostgreSQL (constant
-    memory, whatever the number of rows)."""
-    with (
-        connections[read_alias()].cursor() as cursor,
-        cursor.cursor.copy(statement, params) as copy,
-    ):
-        for chunk in copy:
-            yield bytes(chunk)

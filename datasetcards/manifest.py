@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from typing import IO, Literal
 from uuid import UUID
 
-from django.db import connections
 from django.db.models import F, Q
 
+from consent.exports import copy_chunks
 from datasetcards.models import Release, ReleaseItem
 from registry.errors import InvalidInput
 from registry.models import Track
-from registry.routers import read_alias, replica_reads
+from registry.routers import replica_reads
 
 MANIFEST_FIELDS = {
     "track": "public_id",
@@ -93,15 +93,11 @@ def manifest_chunks(
     (``alias``: the database to read; by default the one reads use right now)."""
     statement, params = manifest_statement(release_id, after=after, format=format)
     buffer = bytearray()
-    with (
-        connections[alias or read_alias()].cursor() as cursor,
-        cursor.cursor.copy(statement, params) as copy,
-    ):
-        for row in copy:
-            buffer += row
-            if len(buffer) >= CHUNK_BYTES:
-                yield bytes(buffer)
-                buffer.clear()
+    for row in copy_chunks(statement, params, alias=alias):
+        buffer += row
+        if len(buffer) >= CHUNK_BYTES:
+            yield bytes(buffer)
+            buffer.clear()
     if buffer:
         yield bytes(buffer)
 

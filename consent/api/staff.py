@@ -33,6 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent import staff_selectors
+from consent.exports import copy_chunks
 from consent.models import (
     ActorKind,
     Consent,
@@ -623,7 +624,7 @@ class StaffEventsExport(StaffView, APIView):
         )
         charset = "; charset=utf-8" if fmt == "csv" else ""
         response = StreamingHttpResponse(
-            staff_selectors.copy_chunks(statement, values),
+            (bytes(chunk) for chunk in copy_chunks(statement, values)),
             content_type=EXPORT_MEDIA_TYPES[fmt] + charset,
         )
         filename = f"consent-events_{_stamp(params['from'])}_{_stamp(params['to'])}.{fmt}"

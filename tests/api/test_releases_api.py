@@ -19,6 +19,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from consent import exports
 from datasetcards import manifest
 from datasetcards import services as datasets
 from datasetcards.api.manifests import accepts_gzip
@@ -624,7 +625,8 @@ def test_the_manifest_is_read_from_the_primary_while_the_replica_lacks_the_build
             used.append(alias)
             return connections[alias]
 
-    monkeypatch.setattr(manifest, "connections", SpyConnections())
+    # The COPY runs through consent.exports.copy_chunks, on the connection it picks.
+    monkeypatch.setattr(exports, "connections", SpyConnections())
     assert manifest.manifest_alias(world.release.pk) == "default"
     response = licensee_client(world.licensee).get(_manifest_url(world.release))
     assert hashlib.sha256(_body(response)).hexdigest() == world.release.manifest_sha256
@@ -642,7 +644,8 @@ def test_the_manifest_streams_from_the_replica_once_it_holds_the_build(
             used.append(alias)
             return connections[alias]
 
-    monkeypatch.setattr(manifest, "connections", SpyConnections())
+    # The COPY runs through consent.exports.copy_chunks, on the connection it picks.
+    monkeypatch.setattr(exports, "connections", SpyConnections())
     response = licensee_client(world.licensee).get(_manifest_url(world.release))
     assert hashlib.sha256(_body(response)).hexdigest() == world.release.manifest_sha256
     assert used == ["replica"]

@@ -17,14 +17,12 @@ from consent.models import (
     ChainVerification,
     Consent,
     ConsentEvent,
-    ConsentNotice,
     ConsentOutbox,
     ErasureRequest,
-    JurisdictionRule,
     RecordingSession,
     SessionParticipant,
 )
-from consent.selectors import PERSONAL_FIELDS, consents_needing_reconsent
+from consent.selectors import PERSONAL_FIELDS
 from consent.services.audit import request_chain_verification
 from registry.admin import EmailSearch, ReadOnlyAdmin, ReadOnlyInline
 
@@ -87,44 +85,6 @@ class ConsentAdmin(ReadOnlyAdmin):
     list_filter = ["purpose", "state"]
     search_fields = ["=speaker__public_id"]
     list_select_related = ["speaker", "notice", "session"]
-
-
-@admin.register(ConsentNotice)
-class ConsentNoticeAdmin(ReadOnlyAdmin):
-    list_display = [
-        "purpose",
-        "jurisdiction",
-        "language",
-        "version",
-        "status",
-        "title",
-        "first_served_at",
-        "must_reconsent",
-    ]
-
-    @admin.display(description="consents under older versions")
-    def must_reconsent(self, notice: ConsentNotice) -> int:
-        """Valid consents given under an earlier version: who must be asked again."""
-        return consents_needing_reconsent(notice=notice).count()
-
-    list_filter = ["purpose", "jurisdiction", "language", "status"]
-    search_fields = ["title", "=text_sha256"]
-
-
-@admin.register(JurisdictionRule)
-class JurisdictionRuleAdmin(ReadOnlyAdmin):
-    list_display = [
-        "jurisdiction",
-        "purpose",
-        "effective_from",
-        "effective_to",
-        "min_age",
-        "requires_written",
-        "requires_explicit",
-        "retention_days",
-        "citation",
-    ]
-    list_filter = ["jurisdiction", "purpose"]
 
 
 class ParticipantInline(ReadOnlyInline):
@@ -212,3 +172,7 @@ class ChainVerificationAdmin(ReadOnlyAdmin):
             "checkpoints": AuditCheckpoint.objects.order_by("-seq")[:5],
         }
         return super().changelist_view(request, extra_context=context)
+
+
+# Notices and rules have their own module.
+from consent import admin_notices  # noqa: E402, F401

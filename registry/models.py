@@ -92,6 +92,9 @@ class Speaker(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [
+            ("view_speaker_contact", "See a speaker's decrypted contact details (logged)")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(jurisdiction__regex=JURISDICTION_RE), name="speaker_jurisdiction_iso"
@@ -566,3 +569,44 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token vcr_{self.prefix}_… ({self.name})"
+
+
+class AccessAction(models.TextChoices):
+    CONTACT_VIEWED = "contact_viewed", "Speaker contact details viewed (admin)"
+    CONTACT_LOOKED_UP = "contact_looked_up", "Speaker contact details read (staff API)"
+    EVENTS_EXPORTED = "events_exported", "Consent events exported"
+    STATE_EXPORTED = "state_exported", "Current consent state exported"
+    REPORT_GENERATED = "report_generated", "Compliance report generated"
+
+
+class AccessLogEntry(models.Model):
+    """The audit log of staff reads of personal data and of every export: who, when,
+    from where, what (ids and filters only, never the personal data itself).
+    Append-only: a trigger refuses updates and deletes."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=24, choices=AccessAction.choices)
+    # The staff user's username at the time (kept if the account is later removed).
+    actor = models.CharField(max_length=150)
+    actor_kind = models.CharField(max_length=12, help_text="admin (a signed-in user) or token")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    speaker = models.ForeignKey(
+        Speaker, null=True, blank=True, on_delete=models.PROTECT, related_name="access_log"
+    )
+    reason = models.CharField(max_length=500, blank=True, default="")
+    # Filters of an export, period of a report, row counts: never personal data.
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
+        permissions = [("export_records", "Export consent records and compliance reports")]
+        constraints = [one_of("action", AccessAction, "access_action_known")]
+        triggers = [
+            pgtrigger.Protect(name="access_log_append_only", operation=pgtrigger.Update),
+            pgtrigger.Protect(name="access_log_not_deleted", operation=pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -119,7 +120,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 LOCAL_DIR = Path(env.str("LOCAL_DIR", default=str(BASE_DIR / ".local")))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "registry.apps.RegistryAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -139,6 +140,9 @@ INSTALLED_APPS = [
     "speakers.apps.SpeakersConfig",
     "propagation.apps.PropagationConfig",
     "django_ratelimit",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -149,8 +153,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a locked-out staff sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "registry.urls"
@@ -274,10 +281,27 @@ SIGN_IN_RATE_PER_EMAIL = env.str("SIGN_IN_RATE_PER_EMAIL", default="5/15m")
 
 # --- Speaker sign-in ---------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out staff sign-in before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",  # staff: username + password (admin)
     "speakers.backends.SpeakerEmailBackend",  # speakers: email + password they set
 ]
 LOGIN_URL = "speakers:sign-in"
+
+# Staff sign-in to the admin: a TOTP code after the password (django-otp); after
+# STAFF_LOCKOUT_FAILURES wrong passwords or codes for one username from one address,
+# that pair is locked out for STAFF_LOCKOUT_MINUTES (django-axes). Speakers' sign-in has
+# its own rate limits (speakers.views).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Voice consent registry")
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("STAFF_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/registry/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "registry.access_log.client_ip"
+# Failed attempts are kept (username, address, time); successful ones are not.
+AXES_DISABLE_ACCESS_LOG = True
 SIGN_IN_LINK_MINUTES = env.int("SIGN_IN_LINK_MINUTES", default=30)
 # Public base URL used in emailed links (the request's host is not trusted for this).
 PUBLIC_BASE_URL = env.str(

@@ -4,9 +4,6 @@ from django.urls import include, path
 
 from registry import views
 
-admin.site.site_header = "Voice consent registry"
-admin.site.site_title = "Consent registry admin"
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

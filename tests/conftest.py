@@ -88,3 +88,12 @@ def _audio_storage(settings, _session_audio_dir) -> None:
             "OPTIONS": {"location": str(_session_audio_dir)},
         },
     }
+
+
+@pytest.fixture
+def admin_client(db, client, admin_user):
+    """A superuser signed in to the admin with both factors (see tests.admin_login)."""
+    from tests.admin_login import verified_login
+
+    verified_login(client, admin_user)
+    return client

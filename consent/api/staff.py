@@ -47,8 +47,9 @@ from consent.models import (
 from propagation import selectors as propagation_selectors
 from propagation.models import Propagation, PropagationStatus, TargetKind
 from registry import pii
+from registry.access_log import record_access
 from registry.api.base import CursorPages, StaffView, problems
-from registry.models import JURISDICTION_RE, Speaker
+from registry.models import JURISDICTION_RE, AccessAction, Speaker
 
 TAGS = ["staff"]
 # An export covers at most this long a period: enough for a yearly report, short
@@ -391,7 +392,13 @@ class StaffSpeakerLookup(StaffView, APIView):
         found = staff_selectors.find_speakers(
             email=query.validated_data.get("email"), public_id=query.validated_data.get("id")
         )
-        return Response(StaffSpeakerLookupOut({"results": found}).data)
+        body = StaffSpeakerLookupOut({"results": found}).data
+        for speaker in found:
+            if speaker.erased_at is None:
+                record_access(
+                    request=request, action=AccessAction.CONTACT_LOOKED_UP, speaker=speaker
+                )
+        return Response(body)
 
 
 @extend_schema(
@@ -621,6 +628,18 @@ class StaffEventsExport(StaffView, APIView):
             fmt=fmt,
             jurisdiction=params.get("jurisdiction"),
             purpose=params.get("purpose"),
+        )
+        record_access(
+            request=request,
+            action=AccessAction.EVENTS_EXPORTED,
+            detail={
+                "from": params["from"].isoformat(),
+                "to": params["to"].isoformat(),
+                "jurisdiction": params.get("jurisdiction"),
+                "purpose": params.get("purpose"),
+                "format": fmt,
+                "via": "api",
+            },
         )
         charset = "; charset=utf-8" if fmt == "csv" else ""
         response = StreamingHttpResponse(

@@ -14,6 +14,7 @@ from registry import tokens
 from registry.api.auth import TokenRateThrottle
 from registry.errors import InvalidInput
 from registry.models import ApiToken
+from tests.admin_login import verified_login
 from tests.api.helpers import api_client, assert_problem
 from tests.factories import LicenseeFactory
 from tests.propagation.conftest import World
@@ -156,7 +157,7 @@ def test_the_schema_and_its_offline_docs_are_served(client) -> None:
 
 def test_staff_issue_a_token_in_the_admin_and_see_its_secret_once(client, admin_user) -> None:
     licensee = LicenseeFactory()
-    client.force_login(admin_user)
+    verified_login(client, admin_user)
     response = client.post(
         "/admin/registry/apitoken/add/",
         {
@@ -183,7 +184,7 @@ def test_staff_issue_a_token_in_the_admin_and_see_its_secret_once(client, admin_
 
 
 def test_a_token_with_scopes_beyond_its_kind_is_refused_in_the_admin(client, admin_user) -> None:
-    client.force_login(admin_user)
+    verified_login(client, admin_user)
     response = client.post(
         "/admin/registry/apitoken/add/",
         {"name": "x", "kind": "collector", "scopes": ["datasets:read"], "lifetime_days": 30},

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from consent import chain
 from consent.models import ChainVerification, ConsentEvent
+from tests.admin_login import verified_login
 from tests.consent.conftest import give
 from tests.factories import SpeakerFactory
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def staff(client, role: str):
     user = User.objects.create_user(role.lower().replace(" ", "-"), is_staff=True)
     user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
+    verified_login(client, user)
     return client
 
 

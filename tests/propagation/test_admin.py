@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from propagation.models import Propagation, PropagationTarget, TargetKind, TargetStatus
+from tests.admin_login import verified_login
 from tests.consent.conftest import withdraw
 from tests.propagation.conftest import Receiver, World, deliver_all
 
@@ -36,7 +37,7 @@ def test_the_propagation_list_shows_how_far_each_one_reached(
 ) -> None:
     withdraw(world.a, "training")
     deliver_all()
-    client.force_login(admin_user)
+    verified_login(client, admin_user)
     page = client.get(reverse("admin:propagation_propagation_changelist")).content.decode()
     assert "3 of 3" in page
     propagation = Propagation.objects.get()
@@ -50,7 +51,7 @@ def test_staff_with_the_retry_permission_can_retry_a_dead_target(
     client, world: World, receiver: Receiver, settings
 ) -> None:
     target = _dead_license_target(world, receiver, settings)
-    client.force_login(_staff("view_propagationtarget", "retry_propagationtarget"))
+    verified_login(client, _staff("view_propagationtarget", "retry_propagationtarget"))
     url = reverse("admin:propagation_propagationtarget_changelist")
     page = client.get(url + "?status__exact=dead").content.decode()
     assert str(target.idempotency_key) in page
@@ -65,7 +66,7 @@ def test_staff_without_the_retry_permission_cannot_retry(
     client, world: World, receiver: Receiver, settings
 ) -> None:
     target = _dead_license_target(world, receiver, settings)
-    client.force_login(_staff("view_propagationtarget"))
+    verified_login(client, _staff("view_propagationtarget"))
     url = reverse("admin:propagation_propagationtarget_changelist")
     assert 'value="retry"' not in client.get(url).content.decode()
     client.post(url, {"action": "retry", "_selected_action": [target.pk]})
@@ -82,7 +83,7 @@ def test_the_target_list_leads_with_the_backlog_and_its_oldest_target(
         status__in=[TargetStatus.DELIVERED, TargetStatus.ACKNOWLEDGED]
     )
     oldest = unreached.earliest("created_at", "id")
-    client.force_login(admin_user)
+    verified_login(client, admin_user)
     page = client.get(reverse("admin:propagation_propagationtarget_changelist")).content.decode()
     backlog = page.split('id="backlog"')[1].split("</div>")[0]
     assert dead >= 1

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.admin_login import verified_login
 from tests.consent.conftest import give, notices  # noqa: F401 - fixture
 from tests.factories import SpeakerFactory
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def officer(client):
     user = User.objects.create_user("officer", is_staff=True)
     user.groups.add(Group.objects.get(name="Compliance officer"))
-    client.force_login(user)
+    verified_login(client, user)
     return client
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from registry.models import Speaker
+from tests.admin_login import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +38,7 @@ def test_admin_requires_login(client) -> None:
 
 def test_speaker_list_in_admin_shows_no_personal_data(client) -> None:
     call_command("seed_demo")
-    client.login(username="demo-staff", password="demo-staff-pass")
+    verified_login(client, User.objects.get(username="demo-staff"))
     changelist = client.get("/admin/registry/speaker/")
     assert changelist.status_code == 200
     speaker = Speaker.objects.filter(
@@ -56,7 +58,7 @@ def test_speaker_list_in_admin_shows_no_personal_data(client) -> None:
 
 def test_staff_cannot_add_speakers_in_the_admin(client) -> None:
     call_command("seed_demo")
-    client.login(username="demo-admin", password="demo-admin-pass")
+    verified_login(client, User.objects.get(username="demo-admin"))
     assert client.get("/admin/registry/speaker/add/").status_code == 403
 
 
@@ -65,7 +67,7 @@ def test_recordings_and_sessions_show_their_tracks_and_participants_read_only(cl
     from registry.models import Recording
 
     call_command("seed_demo")
-    client.login(username="demo-admin", password="demo-admin-pass")
+    verified_login(client, User.objects.get(username="demo-admin"))
     recording = Recording.objects.first()
     page = client.get(f"/admin/registry/recording/{recording.pk}/change/").content.decode()
     for track in recording.tracks.all():

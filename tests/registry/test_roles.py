@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, User
 
+from tests.admin_login import verified_login
 from tests.consent.conftest import notices  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,11 @@ MATRIX = [
     ("speakers.issue_sign_in_link", False, False, True),
     ("datasetcards.delete_dataset", False, False, False),
     ("registry.change_speaker", False, False, False),
+    ("registry.view_speaker_contact", True, False, False),
+    ("registry.export_records", True, False, False),
+    ("registry.view_accesslogentry", True, False, False),
+    ("registry.change_accesslogentry", False, False, False),
+    ("registry.delete_accesslogentry", False, False, False),
 ]
 NEVER = [
     f"consent.{verb}_{model}"
@@ -80,7 +86,7 @@ def test_nobody_changes_or_deletes_a_consent_event_through_the_admin(
     user = (
         User.objects.create_superuser("root", password="x") if who == "superuser" else member(who)
     )
-    client.force_login(user)
+    verified_login(client, user)
     change = reverse("admin:consent_consentevent_change", args=[event.pk])
     assert client.get(change).status_code == 200  # read-only view
     assert client.post(change, {"purpose": "likeness"}).status_code == 403

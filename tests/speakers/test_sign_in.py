@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from speakers.models import LinkIssuer, SignInLink
 from speakers.services import ensure_account, issue_sign_in_link, set_speaker_password
+from tests.admin_login import verified_login
 from tests.factories import SpeakerFactory, erase_speaker_row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
@@ -195,7 +196,7 @@ def test_a_short_password_is_refused_with_a_message(client):
 
 
 def test_staff_cannot_use_the_portal_and_speakers_cannot_use_the_admin(client, admin_user):
-    client.force_login(admin_user)
+    verified_login(client, admin_user)
     assert client.get(reverse("speakers:dashboard")).status_code == 302
     speaker_client = Client()
     account = ensure_account(speaker=SpeakerFactory())
@@ -214,7 +215,7 @@ def test_staff_with_the_permission_issue_a_link_from_the_admin(client):
         Permission.objects.get(codename="view_speaker"),
     )
     speaker = SpeakerFactory()
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.post(
         reverse("admin:registry_speaker_changelist"),
         {"action": "create_sign_in_link", "_selected_action": [speaker.pk]},
@@ -235,7 +236,7 @@ def test_staff_without_the_permission_see_no_link_action(client):
     staff = get_user_model().objects.create_user("viewer", password="x" * 12, is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_speaker"))
     speaker = SpeakerFactory()
-    client.force_login(staff)
+    verified_login(client, staff)
     client.post(
         reverse("admin:registry_speaker_changelist"),
         {"action": "create_sign_in_link", "_selected_action": [speaker.pk]},

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from registry import pii, tokens
 from registry.errors import InvalidInput
 from registry.models import (
+    AccessLogEntry,
     ApiToken,
     DerivedModel,
     Licensee,
@@ -215,3 +216,34 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 f"{token.prefix} rotated; the new token (shown once): {issued.secret}",
                 messages.WARNING,
             )
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(ReadOnlyAdmin):
+    """Who read personal data or exported records: append-only, read by officers."""
+
+    list_display = [
+        "at",
+        "actor",
+        "actor_kind",
+        "action",
+        "speaker_public_id",
+        "reason",
+        "ip_address",
+    ]
+    list_filter = ["action", "actor_kind"]
+    search_fields = ["=actor", "=speaker__public_id"]
+    date_hierarchy = "at"
+    list_select_related = ["speaker"]
+    readonly_fields = ["detail"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessLogEntry]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("speaker__name", "speaker__email", "speaker__phone", "speaker__date_of_birth")
+        )
+
+    @admin.display(description="speaker")
+    def speaker_public_id(self, entry: AccessLogEntry) -> str:
+        return str(entry.speaker.public_id) if entry.speaker else "–"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from axes.handlers.database import AxesDatabaseHandler
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -24,6 +25,27 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 CODE_ERROR = "That authentication code is not right (or was already used). Try the next one."
+
+
+class StaffSignInAttempts(AxesDatabaseHandler):  # type: ignore[misc]
+    """django-axes, for the admin only: a speaker's failed sign-in (rate-limited by the
+    portal itself) leaves no row with their address here."""
+
+    def user_login_failed(
+        self, sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+    ) -> None:
+        if request is not None and self.is_admin_request(request):
+            super().user_login_failed(sender, credentials, request, **kwargs)
+
+
+def verified(user: Any) -> bool:
+    """Whether this session's user passed the second factor. Right after the password
+    form logs a user in, the request's user is a fresh object that django-otp's
+    middleware has not seen: the device the form verified tells."""
+    is_verified = getattr(user, "is_verified", None)
+    if is_verified is not None:
+        return bool(is_verified())
+    return getattr(user, "otp_device", None) is not None
 
 
 def confirmed_device(user: Any) -> TOTPDevice | None:
@@ -78,7 +100,7 @@ class RegistryAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        return super().has_permission(request) and bool(getattr(user, "is_verified", bool)())
+        return super().has_permission(request) and verified(user)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         view = never_cache(csrf_protect(self.enrol))
@@ -100,7 +122,7 @@ class RegistryAdminSite(admin.AdminSite):
             user.is_authenticated
             and user.is_active
             and user.is_staff
-            and not user.is_verified()  # type: ignore[attr-defined]
+            and not verified(user)
             and confirmed_device(user) is None
         )
 

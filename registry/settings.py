@@ -294,6 +294,7 @@ LOGIN_URL = "speakers:sign-in"
 # its own rate limits (speakers.views).
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Voice consent registry")
 AXES_ONLY_ADMIN_SITE = True
+AXES_HANDLER = "registry.admin_site.StaffSignInAttempts"
 AXES_FAILURE_LIMIT = env.int("STAFF_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOCKOUT_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -4,23 +4,90 @@ the database keeps only its digest, and who issued it."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from registry.admin import ReadOnlyAdmin, SpeakerAdmin
 from registry.errors import RegistryError
 from registry.models import Speaker
+from speakers.compliance_file import REASON_MIN_LENGTH, reveal_contact, speaker_file
 from speakers.models import LinkIssuer, SignInLink
 from speakers.services import issue_sign_in_link
 
 admin.site.unregister(Speaker)
 
 
+class RevealContactForm(forms.Form):
+    reason = forms.CharField(
+        label="Why do you need the contact details?",
+        min_length=REASON_MIN_LENGTH,
+        max_length=500,
+        help_text="Recorded in the access log with your name, the time and your address.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
 @admin.register(Speaker)
 class SpeakerWithSignInAdmin(SpeakerAdmin):
+    """The speaker page: timeline, current consents, recordings and releases,
+    withdrawals and their propagation, earnings; contact details only on request, with a
+    reason, each time logged (registry.view_speaker_contact)."""
+
     actions = ["create_sign_in_link"]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        speaker = self.get_object(request, unquote(object_id))
+        if speaker is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, speaker):
+            raise PermissionDenied
+        may_reveal = request.user.has_perm("registry.view_speaker_contact")
+        form = RevealContactForm()
+        contact = None
+        status = 200
+        if request.method == "POST":
+            if not may_reveal:
+                raise PermissionDenied
+            form = RevealContactForm(request.POST)
+            if form.is_valid():
+                try:
+                    contact = reveal_contact(
+                        request=request,
+                        speaker_id=speaker.pk,
+                        reason=form.cleaned_data["reason"],
+                    )
+                except RegistryError as exc:
+                    form.add_error("reason", exc.detail)
+            if not form.is_valid() or form.errors:
+                status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Speaker {speaker.public_id}",
+            "subtitle": None,
+            "original": speaker,
+            "file": speaker_file(speaker=speaker),
+            "may_reveal": may_reveal,
+            "revealed": request.method == "POST" and not form.errors,
+            "contact": contact,
+            "form": form,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/registry/speaker/file.html", context, status=status)
 
     def has_issue_link_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("speakers.issue_sign_in_link")

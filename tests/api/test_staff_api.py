@@ -626,3 +626,39 @@ def test_the_export_refuses_bad_input(query, field) -> None:
     body = assert_problem(_export(query), 400, "invalid_input")
     assert field in body["errors"], body
     assert _counts() == before
+
+
+# --- Access log -------------------------------------------------------------------------
+
+
+def test_a_lookup_that_returns_contact_details_is_logged_against_the_token() -> None:
+    from registry.models import AccessAction, AccessLogEntry
+
+    ada = SpeakerFactory(email="ada@example.org")
+    erased = erase_speaker_row(SpeakerFactory(email="gone@example.org"))
+    client = staff_client()
+    client.get(_url("staff-speakers"), {"email": "ada@example.org"})
+    client.get(_url("staff-speakers"), {"email": "nobody@example.org"})
+    client.get(_url("staff-speakers"), {"id": str(erased.public_id)})
+    entry = AccessLogEntry.objects.get()
+    assert entry.action == AccessAction.CONTACT_LOOKED_UP
+    assert entry.speaker == ada
+    assert entry.actor_kind == "token"
+    assert entry.actor.startswith("token vcr_")
+    assert "ada@example.org" not in json.dumps(entry.detail)
+
+
+def test_an_export_is_logged_with_its_filters(dated_events) -> None:
+    from registry.models import AccessAction, AccessLogEntry
+
+    url = _url("staff-events-export")
+    response = staff_client().get(
+        url, {"from": "2025-01-01", "to": "2025-02-01", "purpose": "training"}
+    )
+    b"".join(response.streaming_content)
+    entry = AccessLogEntry.objects.get()
+    assert entry.action == AccessAction.EVENTS_EXPORTED
+    assert entry.speaker is None
+    assert entry.detail["purpose"] == "training"
+    assert entry.detail["from"].startswith("2025-01-01")
+    assert entry.detail["via"] == "api"

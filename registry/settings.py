@@ -528,5 +528,7 @@ LOGGING = {
         # One line per webhook POST with its URL is noise; the delivery log has it.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # django-axes logs every admin sign-in at INFO; failures and lockouts stay.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -102,6 +102,7 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         ordering = ["occurred_at", "id"]
         indexes = [models.Index(fields=["speaker", "occurred_at"], name="ledger_speaker_idx")]
         constraints = [

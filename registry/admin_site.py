@@ -27,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 CODE_ERROR = "That authentication code is not right (or was already used). Try the next one."
 
 
-class StaffSignInAttempts(AxesDatabaseHandler):  # type: ignore[misc]
+class StaffSignInAttempts(AxesDatabaseHandler):
     """django-axes, for the admin only: a speaker's failed sign-in (rate-limited by the
     portal itself) leaves no row with their address here."""
 

@@ -548,6 +548,7 @@ class ApiToken(models.Model):
     )
 
     class Meta:
+        verbose_name = "API token"
         ordering = ["-created_at"]
         constraints = [
             one_of("kind", TokenKind, "token_kind_known"),

@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -52,7 +52,7 @@ class SpeakerWithSignInAdmin(SpeakerAdmin):
     ) -> HttpResponse:
         speaker = self.get_object(request, unquote(object_id))
         if speaker is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404("no such speaker")
         if not self.has_view_permission(request, speaker):
             raise PermissionDenied
         may_reveal = request.user.has_perm("registry.view_speaker_contact")

@@ -171,3 +171,21 @@ def test_speaker_sign_in_failures_are_not_counted_by_the_staff_lockout(client) -
             {"pw-email": "nobody@example.org", "pw-password": "wrong"},
         )
     assert not AccessAttempt.objects.exists()
+
+
+def test_reset_two_factor_removes_the_authenticator_so_the_next_sign_in_enrols(
+    client, enrolled
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("reset_two_factor", "officer", stdout=out)
+    assert "1 authenticator(s) removed" in out.getvalue()
+    assert not TOTPDevice.objects.exists()
+    response = sign_in(client, "")
+    assert response["Location"] == reverse("admin:two_factor_enrol")
+    with pytest.raises(CommandError, match="no staff account"):
+        call_command("reset_two_factor", "nobody")

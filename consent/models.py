@@ -219,6 +219,12 @@ class ConsentNotice(models.Model):
 
     class Meta:
         ordering = ["purpose", "jurisdiction_id", "language", "version"]
+        # Publishing and retiring go through the services; the admin's add/change/delete
+        # permissions on notices stay granted to no one (served text is evidence).
+        permissions = [
+            ("publish_notice", "Publish a new notice version"),
+            ("retire_notice", "Retire a notice version"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["purpose", "jurisdiction", "language", "version"],

@@ -7,6 +7,7 @@ import re
 
 from django.db import transaction
 
+from consent.errors import NoticeNotCurrent
 from consent.models import (
     ConsentNotice,
     Jurisdiction,
@@ -100,6 +101,24 @@ def publish_notice(
 def retire_notice(*, notice: ConsentNotice) -> ConsentNotice:
     """Stop serving a notice. Consents given under it stand until withdrawn or renewed."""
     with transaction.atomic(durable=True):
+        ConsentNotice.objects.filter(pk=notice.pk).update(status=NoticeStatus.RETIRED)
+    notice.refresh_from_db()
+    return notice
+
+
+def retire_active_notice(*, notice: ConsentNotice) -> ConsentNotice:
+    """Retire a notice that is still in service (active or draft), for staff who must be
+    told when there is nothing to do: a notice already retired is refused, not re-retired.
+    Consents given under it stand until withdrawn or renewed."""
+    with transaction.atomic(durable=True):
+        # Locked so two officers retiring at once get one success and one refusal.
+        status = (
+            ConsentNotice.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=notice.pk)
+        )
+        if status == NoticeStatus.RETIRED:
+            raise NoticeNotCurrent(f"{notice} is already retired: nothing to do", field="status")
         ConsentNotice.objects.filter(pk=notice.pk).update(status=NoticeStatus.RETIRED)
     notice.refresh_from_db()
     return notice

@@ -65,7 +65,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "overdue":
-            return queryset.filter(status=TargetStatus.DELIVERED, ack_overdue_at__isnull=False)
+            return queryset.filter(selectors.OVERDUE_ACK)
         if self.value() == "awaiting":
             return queryset.filter(status=TargetStatus.DELIVERED)
         return queryset
@@ -120,3 +120,6 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["licensee", "url", "is_active", "created_at", "rotated_at"]
     list_filter = ["is_active"]
     exclude = ["secret", "previous_secret"]
+
+
+from propagation import admin_reports  # noqa: E402, F401 - the compliance report page

@@ -29,6 +29,11 @@ from propagation.models import (
 from registry.errors import InvalidInput, NotFound
 from registry.models import DerivedModel, Speaker
 
+# Delivered, not acknowledged, and past its acknowledgement deadline (flagged by the
+# beat job ``flag_overdue_acknowledgements``): the dashboard, the alert digest and the
+# compliance report all count these.
+OVERDUE_ACK = Q(status=TargetStatus.DELIVERED, ack_overdue_at__isnull=False)
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -308,7 +313,7 @@ def propagation_backlog(*, now: datetime.datetime | None = None) -> Backlog:
         not_reached=Count("id", filter=~Q(status__in=REACHED_STATUSES)),
         failed=Count("id", filter=Q(status=TargetStatus.FAILED)),
         dead=Count("id", filter=Q(status=TargetStatus.DEAD)),
-        overdue=Count("id", filter=Q(status=TargetStatus.DELIVERED, ack_overdue_at__isnull=False)),
+        overdue=Count("id", filter=OVERDUE_ACK),
     )
     oldest = unreached.order_by("created_at", "id").first()
     return Backlog(

@@ -8,6 +8,7 @@ until a code has been verified in this session."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -98,6 +99,15 @@ class RegistryAdminSite(admin.AdminSite):
     login_form = StaffLoginForm
     login_template = "admin/registry/login.html"
 
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self._pages: list[tuple[str, Callable[..., HttpResponse], str]] = []
+
+    def register_page(self, route: str, view: Callable[..., HttpResponse], name: str) -> None:
+        """A page of the admin that belongs to no model (e.g. the compliance report),
+        behind the same staff and two-factor checks as every admin view."""
+        self._pages.append((route, view, name))
+
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return super().has_permission(request) and verified(user)
@@ -105,7 +115,8 @@ class RegistryAdminSite(admin.AdminSite):
     def get_urls(self) -> list[URLResolver | URLPattern]:
         view = never_cache(csrf_protect(self.enrol))
         enrol = path("two-factor/enrol/", view, name="two_factor_enrol")
-        return [enrol, *super().get_urls()]
+        pages = [path(route, self.admin_view(v), name=name) for route, v, name in self._pages]
+        return [enrol, *pages, *super().get_urls()]
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         if self._needs_enrolment(request):

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 
-from consent.models import ChainVerification, VerificationStatus
+from consent.models import (
+    ChainVerification,
+    ConsentAction,
+    ConsentEvent,
+    VerificationStatus,
+)
 from propagation.models import PropagationTarget, TargetKind, TargetStatus
 from registry.models import AccessAction, AccessLogEntry
 from tests.consent.conftest import notices, withdraw  # noqa: F401 - fixture
@@ -98,3 +105,25 @@ def test_an_officer_signs_in_with_totp_finds_a_speaker_verifies_retries_and_repo
     dead.refresh_from_db()
     assert dead.status in {TargetStatus.DELIVERED, TargetStatus.ACKNOWLEDGED}
     assert PropagationTarget.objects.filter(status=TargetStatus.DEAD).count() == dead_now - 1
+
+    # Download the compliance report for the period (today) from the admin index.
+    page.goto(live_server.url + "/admin/")
+    page.locator("#compliance-tasks").get_by_role("link", name="Compliance report (PDF)").click()
+    today = timezone.now().date().isoformat()
+    page.fill("input[name=start]", today)
+    page.fill("input[name=end]", today)
+    shoot("report-form")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Generate the PDF").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("compliance-report_")
+    text = "\n".join(p.extract_text() for p in PdfReader(download.path()).pages)
+    # The withdrawal row: the report's numbers are the event log's.
+    training = ConsentEvent.objects.filter(purpose="training", jurisdiction=world.a.jurisdiction)
+    given = training.filter(action=ConsentAction.GIVE).count()
+    withdrawn = training.filter(action=ConsentAction.WITHDRAW).count()
+    assert withdrawn == 1
+    assert f"{world.a.jurisdiction}\ntraining\n{given}\n0\n{withdrawn}\n0" in text
+    assert "Chain intact" in text
+    report = AccessLogEntry.objects.get(action=AccessAction.REPORT_GENERATED)
+    assert report.actor == "olivia"

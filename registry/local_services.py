@@ -31,8 +31,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "registry"
 LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/"
 DEMO_LOGINS = (
-    ("demo-admin", "demo-admin-pass", "superuser, for set-up"),
-    ("demo-staff", "demo-staff-pass", "compliance staff"),
+    ("demo-admin", "demo-admin-pass", "superuser, for set-up; enrol a TOTP app at first sign-in"),
+    ("demo-staff", "demo-staff-pass", "compliance officer; enrol a TOTP app at first sign-in"),
 )
 DEMO_SPEAKERS = (
     ("demo-speaker-01@example.org", "demo-speaker-pass", "speaker in Illinois, English"),

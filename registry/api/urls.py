@@ -1,7 +1,15 @@
 """/api/v1/: the schema, its offline documentation and every app's endpoints."""
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+
+# Swagger UI and Redoc style their own elements inline; their scripts are served files.
+DOCS_STYLES = csp_update({"style-src": ["'unsafe-inline'"]})
 
 urlpatterns = [
     path(
@@ -11,15 +19,20 @@ urlpatterns = [
     ),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(
-            url_name="api:schema", authentication_classes=[], permission_classes=[]
+        DOCS_STYLES(
+            # The split view serves its start-up script as a file: no inline script.
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api:schema", authentication_classes=[], permission_classes=[]
+            )
         ),
         name="docs",
     ),
     path(
         "redoc/",
-        SpectacularRedocView.as_view(
-            url_name="api:schema", authentication_classes=[], permission_classes=[]
+        csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
+            SpectacularRedocView.as_view(
+                url_name="api:schema", authentication_classes=[], permission_classes=[]
+            )
         ),
         name="redoc",
     ),

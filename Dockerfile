@@ -17,10 +17,11 @@ WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin registry
 
 # Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
+# The versions CI tested (requirements.lock) constrain every package, direct or not.
+COPY pyproject.toml README.md requirements.lock ./
 RUN for app in registry consent datasetcards compensation speakers propagation; do \
       mkdir "$app" && touch "$app/__init__.py"; done \
- && pip install -e . \
+ && pip install -c requirements.lock -e . \
  && rm -rf registry consent datasetcards compensation speakers propagation
 
 COPY manage.py ./

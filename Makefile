@@ -4,15 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check-deploy bench ci clean
+.PHONY: install lock audit run test lint typecheck check-deploy bench ci clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
+
+## make lock: pin every package of the dev environment (after changing pyproject.toml)
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	{ echo "# Every package of the dev environment at the versions CI tests (pip freeze); installs use it"; \
+	  echo "# as constraints. Regenerate after changing pyproject.toml: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock
+	touch $(INSTALLED)
+
+## make audit: known vulnerabilities in requirements.lock (pip-audit)
+audit: install
+	bash .ci/audit
 
 ## make run: embedded PostgreSQL (unless DATABASE_URL), migrate, seed, web + worker + beat
 run: install

@@ -117,3 +117,43 @@ def test_production_refuses_to_email_sign_in_links_it_cannot_deliver_safely(
     result = _manage(_production_env(**{name: value}), "check")
     assert result.returncode != 0
     assert message in result.stderr
+
+
+PROBE = """
+from django.test import Client
+import django
+django.setup()
+client = Client(raise_request_exception=False)
+missing = client.get("/no-such-page/", secure=True, HTTP_HOST="registry.example")
+form = client.get("/signin/", secure=True, HTTP_HOST="registry.example")
+plain = client.get("/signin/", HTTP_HOST="registry.example")
+body = missing.content.decode()
+print(missing.status_code, "Traceback" in body, "settings.py" in body)
+print(form.status_code, form["Strict-Transport-Security"])
+print(form["Content-Security-Policy"])
+csrf = form.cookies["csrftoken"]
+print(form["X-Frame-Options"], csrf["secure"], csrf["httponly"])
+print(plain.status_code, plain["Location"])
+"""
+
+
+def test_production_answers_with_hsts_csp_secure_cookies_and_no_debug_pages(tmp_path) -> None:
+    env = _production_env(DEBUG="true", STATIC_ROOT=str(tmp_path))
+    collected = _manage(env, "collectstatic", "--noinput", "-v0")
+    assert collected.returncode == 0, collected.stderr
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    missing, form, policy, framing, plain = result.stdout.strip().splitlines()
+    assert missing == "404 False False"  # the plain 404 page, no debug page
+    assert form == "200 max-age=31536000; includeSubDomains; preload"
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert framing == "DENY True True"
+    assert plain == "301 https://registry.example/signin/"

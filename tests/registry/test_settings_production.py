@@ -37,8 +37,12 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return _python(env, "manage.py", *args)
+
+
+def _python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
@@ -91,14 +95,7 @@ def test_production_settings_pass_check_deploy_with_no_warnings() -> None:
 
 def test_production_forces_debug_off_even_when_asked_for() -> None:
     env = _production_env(DEBUG="true")
-    result = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python(env, "-c", "from django.conf import settings; print(settings.DEBUG)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -141,14 +138,7 @@ def test_production_answers_with_hsts_csp_secure_cookies_and_no_debug_pages(tmp_
     env = _production_env(DEBUG="true", STATIC_ROOT=str(tmp_path))
     collected = _manage(env, "collectstatic", "--noinput", "-v0")
     assert collected.returncode == 0, collected.stderr
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python(env, "-c", PROBE)
     assert result.returncode == 0, result.stderr
     missing, form, policy, framing, plain = result.stdout.strip().splitlines()
     assert missing == "404 False False"  # the plain 404 page, no debug page

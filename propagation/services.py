@@ -16,6 +16,7 @@ Nothing is lost:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hmac
 import json
@@ -23,7 +24,7 @@ import logging
 import random
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -127,11 +128,27 @@ def kick(*, outbox_ids: list[int]) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _producer() -> Iterator[Any]:
+    """A pooled producer whose broker connection is up, or an error at once.
+
+    ``retry=False`` alone does not fail fast: before publishing, kombu retries the
+    connection itself for up to CELERY_BROKER_CONNECTION_TIMEOUT (each message then took
+    ~6 s during a broker outage, and every withdrawal's request waited that long: the
+    broker-outage drill). One attempt; the sweep sends what this could not."""
+    from registry.celery import app
+
+    with app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=0)
+        yield producer
+
+
 def _send_publish(outbox_ids: list[int]) -> None:
     from propagation import tasks  # tasks import this module
 
-    # retry=False: fail fast; the sweep retries publication, not the speaker's request.
-    tasks.publish.apply_async(kwargs={"outbox_ids": outbox_ids}, retry=False)
+    # Fail fast; the sweep retries publication, not the speaker's request.
+    with _producer() as producer:
+        tasks.publish.apply_async(kwargs={"outbox_ids": outbox_ids}, retry=False, producer=producer)
 
 
 def _send(target_ids: Iterable[int]) -> int:
@@ -139,9 +156,10 @@ def _send(target_ids: Iterable[int]) -> int:
     from propagation import tasks  # tasks import this module
 
     sent = 0
-    for target_id in target_ids:
-        tasks.deliver_target.apply_async(args=(target_id,), retry=False)
-        sent += 1
+    with _producer() as producer:
+        for target_id in target_ids:
+            tasks.deliver_target.apply_async(args=(target_id,), retry=False, producer=producer)
+            sent += 1
     return sent
 
 
@@ -737,7 +755,9 @@ def acknowledge(*, key: uuid.UUID, token: str) -> PropagationTarget:
         .select_related("propagation")
         .first()
     )
-    if target is None or not hmac.compare_digest(ack_token(target), str(token or "")):
+    # compare_digest takes non-ASCII text only as bytes (a TypeError otherwise).
+    given = str(token or "").encode("utf-8", "replace")
+    if target is None or not hmac.compare_digest(ack_token(target).encode(), given):
         raise NotFound("no such notice")
     with transaction.atomic():
         locked = PropagationTarget.objects.select_for_update().get(pk=target.pk)

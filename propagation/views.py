@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from propagation import services
 from registry.errors import NotFound
@@ -26,14 +26,33 @@ def _problem(status: int, code: str, title: str, detail: str) -> JsonResponse:
     )
 
 
-@csrf_exempt  # machine-to-machine, authenticated by the notice's token, no cookies
-@require_POST
-def acknowledge_notice(request: HttpRequest, key: uuid.UUID) -> JsonResponse:
-    if len(request.body) > MAX_BODY:
-        return _problem(413, "body_too_large", "Body too large", f"at most {MAX_BODY} bytes")
+def _declared_length(request: HttpRequest) -> int:
     try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+@csrf_exempt  # machine-to-machine, authenticated by the notice's token, no cookies
+def acknowledge_notice(request: HttpRequest, key: uuid.UUID) -> JsonResponse:
+    # Every answer is problem+json, as in the rest of the API (require_POST's is HTML).
+    if request.method != "POST":
+        refused = _problem(405, "method_not_allowed", "Method Not Allowed", "POST the token")
+        refused["Allow"] = "POST"
+        return refused
+    too_large = _problem(413, "body_too_large", "Body too large", f"at most {MAX_BODY} bytes")
+    # Refused from the declared length before reading; Django's own limit would raise.
+    if _declared_length(request) > MAX_BODY:
+        return too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return too_large
+    if len(body) > MAX_BODY:
+        return too_large
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _problem(400, "invalid_json", "Invalid JSON", "the body must be a JSON object")
     token = payload.get("token") if isinstance(payload, dict) else None
     if not isinstance(token, str) or not token:

@@ -22,8 +22,16 @@ class PasswordSignInForm(forms.Form):
     )
 
 
+# The notice travels in a hidden field: its error is shown above the form (give.html,
+# invitation.html) in words a speaker can act on, not "Enter a valid UUID".
+NOTICE_ERRORS = {
+    "required": _("Please check what you entered."),
+    "invalid": _("Please check what you entered."),
+}
+
+
 class GiveConsentForm(forms.Form):
-    notice = forms.UUIDField(widget=forms.HiddenInput)
+    notice = forms.UUIDField(widget=forms.HiddenInput, error_messages=NOTICE_ERRORS)
     signed_name = forms.CharField(
         label=_("Type your full name to sign"), required=False, max_length=200
     )
@@ -94,7 +102,8 @@ class VerifyReceiptForm(forms.Form):
     def clean_receipt(self) -> dict[str, Any]:
         try:
             value = json.loads(self.cleaned_data["receipt"])
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
+            # RecursionError: nested deeper than Python's decoder goes ("[[[[…").
             raise forms.ValidationError(_("This is not valid JSON.")) from exc
         shape_ok = (
             isinstance(value, dict)

@@ -51,6 +51,12 @@ from speakers.models import LinkIssuer
 ViewFunc = Callable[..., HttpResponseBase]
 
 
+def _posted(request: HttpRequest) -> Any:
+    """The form data of a POST, else None. ``request.POST or None`` would leave a form
+    posted empty unbound: refused without saying why."""
+    return request.POST if request.method == "POST" else None
+
+
 def _ui_language() -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 
@@ -265,7 +271,7 @@ def give(request: HttpRequest, purpose: str) -> HttpResponse:
         messages.info(request, _("You have already given this consent."))
         return redirect("speakers:dashboard")
     form = forms.GiveConsentForm(
-        request.POST or None,
+        _posted(request),
         written=card.written,
         initial={"notice": card.notice.public_id if card.notice else None},
     )
@@ -398,7 +404,7 @@ def receipt_pdf_view(request: HttpRequest, event_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     """Public: how to check a receipt's signature, and a form that checks one."""
-    form = forms.VerifyReceiptForm(request.POST or None)
+    form = forms.VerifyReceiptForm(_posted(request))
     result = None
     if request.method == "POST" and form.is_valid():
         result = verify_receipt(form.cleaned_data["receipt"])
@@ -533,7 +539,7 @@ def data_export(request: HttpRequest) -> FileResponse:
 @require_http_methods(["GET", "POST"])
 def erasure(request: HttpRequest) -> HttpResponse:
     speaker = _speaker(request)
-    form = forms.ErasureForm(request.POST or None)
+    form = forms.ErasureForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         consent_services.request_erasure(
             speaker=speaker,
@@ -556,7 +562,7 @@ def erasure(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
     account = services.ensure_account(speaker=_speaker(request))
-    form = forms.NewPasswordForm(request.POST or None)
+    form = forms.NewPasswordForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.set_speaker_password(account=account, password=form.cleaned_data["password1"])

@@ -21,6 +21,7 @@ from consent.models import (
     SessionStatus,
 )
 from consent.rules import AFFIRMATIVE_METHODS
+from registry.api.fields import SlugStringField, StringField
 from registry.models import (
     JURISDICTION_RE,
     LANGUAGE_RE,
@@ -50,24 +51,24 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 def jurisdiction_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=8, validators=[jurisdiction_shape], **kwargs)
+    return StringField(max_length=8, validators=[jurisdiction_shape], **kwargs)
 
 
 def language_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=35, validators=[language_shape], **kwargs)
+    return StringField(max_length=35, validators=[language_shape], **kwargs)
 
 
 # --- Speakers ----------------------------------------------------------------------
 
 
 class SpeakerIn(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200, help_text="Encrypted at rest; never returned.")
+    name = StringField(max_length=200, help_text="Encrypted at rest; never returned.")
     jurisdiction = jurisdiction_field(help_text="Where the speaker lives.")
     preferred_language = language_field()
     email = serializers.EmailField(
         required=False, allow_null=True, allow_blank=True, max_length=254
     )
-    phone = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=50)
+    phone = StringField(required=False, allow_null=True, allow_blank=True, max_length=50)
     date_of_birth = serializers.DateField(required=False, allow_null=True)
     age_verification_method = serializers.ChoiceField(
         choices=AgeVerificationMethod.choices, default=AgeVerificationMethod.UNVERIFIED
@@ -154,13 +155,13 @@ EVIDENCE_METHODS = [(m.value, m.label) for m in EvidenceMethod if m in AFFIRMATI
 
 class EvidenceIn(serializers.Serializer[Any]):
     method = serializers.ChoiceField(choices=EVIDENCE_METHODS)
-    document_sha256 = serializers.CharField(
+    document_sha256 = StringField(
         required=False,
         allow_blank=True,
         validators=[sha256_shape],
         help_text="Digest of the recorded phrase or scanned form (spoken_phrase, signed_paper).",
     )
-    signed_name = serializers.CharField(
+    signed_name = StringField(
         required=False,
         allow_blank=True,
         max_length=200,
@@ -170,7 +171,7 @@ class EvidenceIn(serializers.Serializer[Any]):
     ip_address = serializers.IPAddressField(
         required=False, allow_blank=True, help_text="Stored only as a keyed hash."
     )
-    user_agent = serializers.CharField(
+    user_agent = StringField(
         required=False, allow_blank=True, max_length=500, help_text="Stored only as a keyed hash."
     )
 
@@ -257,13 +258,13 @@ class ParticipantIn(serializers.Serializer[Any]):
 
 
 class SessionIn(serializers.Serializer[Any]):
-    external_ref = serializers.CharField(max_length=200, help_text="The platform's call id.")
+    external_ref = StringField(max_length=200, help_text="The platform's call id.")
     jurisdiction = jurisdiction_field(help_text="Where the call takes place.")
     language = language_field()
     participants = serializers.ListField(
         child=ParticipantIn(), min_length=2, max_length=MAX_CHANNELS
     )
-    campaign = serializers.SlugField(required=False, allow_null=True, max_length=80)
+    campaign = SlugStringField(required=False, allow_null=True, max_length=80)
     invite_valid_for_hours = serializers.IntegerField(
         required=False, min_value=1, max_value=720, default=168
     )
@@ -327,7 +328,7 @@ class TrackIn(serializers.Serializer[Any]):
 
 class RecordingIn(serializers.Serializer[Any]):
     session = serializers.UUIDField(help_text="The cleared session the call was made in.")
-    external_ref = serializers.CharField(max_length=200)
+    external_ref = StringField(max_length=200)
     recorded_at = AwareDateTimeField()
     duration_ms = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     sample_rate_hz = serializers.IntegerField(min_value=8000, max_value=192_000)
@@ -339,10 +340,8 @@ class RecordingIn(serializers.Serializer[Any]):
     jurisdiction = jurisdiction_field(
         required=False, help_text="Default and must-match: the session's."
     )
-    audio_uri = serializers.CharField(required=False, allow_blank=True, max_length=1024)
-    audio_sha256 = serializers.CharField(
-        required=False, allow_blank=True, validators=[sha256_shape]
-    )
+    audio_uri = StringField(required=False, allow_blank=True, max_length=1024)
+    audio_sha256 = StringField(required=False, allow_blank=True, validators=[sha256_shape])
     tracks = serializers.ListField(child=TrackIn(), min_length=1, max_length=MAX_CHANNELS)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,6 +45,7 @@ from consent.services.ingestion import (
 from registry import services as catalogue
 from registry.api.base import CollectorView, problems
 from registry.api.errors import PROBLEM, problem, problem_exception_handler
+from registry.api.parsers import JsonParser
 from registry.errors import InvalidInput, RegistryError
 from registry.models import TokenScope
 
@@ -55,7 +56,7 @@ MAX_BULK_BYTES = 10 * 1024 * 1024
 
 
 class Speakers(CollectorView, APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
 
     @extend_schema(
         summary="Register a speaker",
@@ -165,7 +166,7 @@ ACT_ANSWER = {
 
 
 class SpeakerConsents(CollectorView, APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
 
     @extend_schema(
         summary="A speaker's consents now",
@@ -365,7 +366,7 @@ class Notices(CollectorView, APIView):
 
 
 class Sessions(CollectorView, APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
 
     @extend_schema(
         summary="Open a recording session",
@@ -514,7 +515,7 @@ def _recording_line(number: int, data: dict[str, Any]) -> RecordingLine:
 
 class Recordings(CollectorView, APIView):
     required_scope = TokenScope.INGEST.value
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
 
     @extend_schema(
         summary="Ingest a recording",

@@ -19,6 +19,7 @@ from propagation.models import (
     TargetStatus,
     WebhookEndpoint,
 )
+from registry.api.fields import StringField
 from registry.models import DerivedModel, DerivedModelStatus, WithdrawalAction
 from registry.services import REPORTABLE_MODEL_STATUSES
 
@@ -119,7 +120,7 @@ class FeedOut(serializers.Serializer[Any]):
 
 
 class WebhookIn(serializers.Serializer[Any]):
-    url = serializers.CharField(
+    url = StringField(
         max_length=500, help_text="An https URL on a public address (no credentials)."
     )
 
@@ -256,12 +257,10 @@ class AcknowledgementOut(serializers.ModelSerializer[PropagationTarget]):
 
 
 class ModelIn(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200)
-    version = serializers.CharField(max_length=64)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    contract_reference = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
-    )
+    name = StringField(max_length=200)
+    version = StringField(max_length=64)
+    description = StringField(required=False, allow_blank=True, default="")
+    contract_reference = StringField(max_length=200, required=False, allow_blank=True, default="")
     withdrawal_action = serializers.ChoiceField(
         choices=WithdrawalAction.choices,
         help_text="What your contract obliges when a speaker withdraws.",
@@ -289,7 +288,7 @@ class ModelStatusIn(serializers.Serializer[Any]):
         choices=REPORTED_MODEL_STATUSES,
         help_text="Required: retrained or filtered (a flagged model), or retired (final).",
     )
-    note = serializers.CharField(
+    note = StringField(
         max_length=2000, required=False, allow_blank=True, default="", help_text="For the record."
     )
 

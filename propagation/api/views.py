@@ -13,7 +13,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +21,7 @@ from propagation import feed, selectors, services
 from propagation.api import serializers as shapes
 from propagation.models import PropagationTarget, WebhookEndpoint
 from registry.api.base import CursorPages, LicenseeView, problems
+from registry.api.parsers import JsonParser
 from registry.models import DerivedModel, Licensee, TokenScope
 
 ERRATUM_ID = "3f0b8c1e-5d2a-4e8b-9a61-2c7d4f9e0b13"
@@ -160,7 +161,7 @@ class WebhookPages(CursorPages):
 
 class ManagingWebhooks(LicenseeView):
     required_scope = TokenScope.MANAGE_WEBHOOKS.value
-    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    parser_classes: Sequence[type[BaseParser]] = [JsonParser]
 
     def endpoint(self, request: Request, webhook_id: Any) -> WebhookEndpoint:
         return selectors.get_webhook_for_licensee(
@@ -450,7 +451,7 @@ class ModelPages(CursorPages):
 
 class ManagingModels(LicenseeView):
     required_scope = TokenScope.MANAGE_MODELS.value
-    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    parser_classes: Sequence[type[BaseParser]] = [JsonParser]
 
     def model(self, request: Request, model_id: Any) -> DerivedModel:
         return selectors.get_model_for_licensee(

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -28,6 +35,39 @@ CODES = {
 }
 
 
+# Django refuses these while reading the request (body over DATA_UPLOAD_MAX_MEMORY_SIZE,
+# more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS); left alone they become an HTML 400.
+REQUEST_LIMITS: dict[type[Exception], tuple[int, str, str]] = {
+    RequestDataTooBig: (413, "payload_too_large", "the request body is too large"),
+    TooManyFieldsSent: (400, "invalid_input", "too many query or form fields"),
+    TooManyFilesSent: (400, "invalid_input", "too many files"),
+}
+# A lone surrogate (JSON may carry one as "\ud800") cannot be written as UTF-8: an error
+# that quotes the input would fail to render and turn a 400 into a 500.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class ProblemResponse(Response):
+    """Rendered as JSON whatever renderer the view negotiated (the schema view's YAML,
+    the documentation's HTML), since its content type says JSON."""
+
+    @property
+    def rendered_content(self) -> Any:
+        self.accepted_renderer = JSONRenderer()
+        self.accepted_media_type = PROBLEM
+        return super().rendered_content
+
+
+def _renderable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_renderable(k): _renderable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_renderable(v) for v in value]
+    return value
+
+
 def problem(status_code: int, code: str, detail: str, **extra: Any) -> Response:
     body = {
         "type": "about:blank",
@@ -37,7 +77,7 @@ def problem(status_code: int, code: str, detail: str, **extra: Any) -> Response:
         "detail": detail,
         **extra,
     }
-    return Response(body, status=status_code, content_type=PROBLEM)
+    return ProblemResponse(_renderable(body), status=status_code, content_type=PROBLEM)
 
 
 def _title(status_code: int) -> str:
@@ -54,6 +94,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return problem(
             exc.status, exc.code, exc.detail, **({"field": exc.field} if exc.field else {})
         )
+    limit = next((v for cls, v in REQUEST_LIMITS.items() if isinstance(exc, cls)), None)
+    if limit is not None:
+        return problem(*limit)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

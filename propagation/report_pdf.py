@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.html import escape
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -397,8 +398,9 @@ def _coverage(report: ComplianceReport, styles: _Styles) -> list[Flowable]:
 
 def compliance_report_pdf(report: ComplianceReport) -> bytes:
     """The report as an A4 PDF: six numbered sections, a footer with the period and the
-    page number on every page."""
-    styles = _Styles(pdf_font("en"))
+    page number on every page. Written in the active language, in a font that has its
+    glyphs (a CJK font for Japanese)."""
+    styles = _Styles(pdf_font(get_language() or settings.LANGUAGE_CODE))
     if report.jurisdiction:
         place = _("%(code)s and the jurisdictions under it (%(codes)s)") % {
             "code": report.jurisdiction,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lock audit run test lint typecheck check-deploy bench ci clean
+.PHONY: install lock audit run test lint typecheck check-deploy bench drill drill-ci ci clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ check-deploy: install
 ## make bench: scale figures against PostgreSQL's own COPY (BENCH_RECORDINGS=3000000 for the full run)
 bench: install
 	$(BIN)/python bench/run.py
+
+## make drill: production fault drills, each on its own loopback stack (~35 min on 2 cores)
+drill: install
+	$(BIN)/python drills/run.py
+
+## make drill-ci: the same drills shortened for CI (1-minute soak, shorter outages)
+drill-ci: install
+	$(BIN)/python drills/run.py --ci
 
 ci: lint typecheck check-deploy test
 

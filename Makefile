@@ -53,7 +53,7 @@ check-deploy: install
 bench: install
 	$(BIN)/python bench/run.py
 
-## make drill: production fault drills, each on its own loopback stack (~35 min on 2 cores)
+## make drill: production fault drills, each on its own loopback stack (~25 min on 2 cores)
 drill: install
 	$(BIN)/python drills/run.py
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -138,7 +139,7 @@ def key_rotation(workdir: Path) -> Verdict:
         old_receipts = traffic.receipts()
         old_pii, old_signing = stack.secrets["PII_ENCRYPTION_KEYS"], stack.secrets["SIGNING_KEY"]
         new_pii = Fernet.generate_key().decode()
-        new_signing = base64.urlsafe_b64encode(__import__("os").urandom(32)).decode()
+        new_signing = base64.urlsafe_b64encode(os.urandom(32)).decode()
         both = stack.django_env(
             PII_ENCRYPTION_KEYS=f"{new_pii},{old_pii}",
             SIGNING_KEY=new_signing,
@@ -177,6 +178,7 @@ def key_rotation(workdir: Path) -> Verdict:
             "after": sum(checks.receipt_verifies(r, jwks) for r in new_receipts),
         }
         old_kids_in_receipts = {r["signature"]["kid"] for r in old_receipts}
+        new_kids_in_receipts = {r["signature"]["kid"] for r in new_receipts}
         staff = httpx.get(
             f"{stack.url}/api/v1/staff/speakers/",
             params={"email": world.speakers[0].email},
@@ -226,7 +228,12 @@ def key_rotation(workdir: Path) -> Verdict:
             failures.append(f"staff lookup by email with the new key alone: {staff.status_code}")
         if len(kids) < 2 or kids[1] != old_kid or kids[0] == old_kid:
             failures.append(f"JWKS {kids} (old kid {old_kid})")
-        if old_kids_in_receipts != {old_kid} or new_card_kid == old_kid:
+        if (
+            old_kids_in_receipts != {old_kid}
+            or new_card_kid == old_kid
+            or not kids
+            or kids[0] not in new_kids_in_receipts
+        ):
             failures.append("signatures before/after did not use the old/new key")
         if not all(verified_old.values()) or not all(verified_new.values()):
             failures.append(f"signatures: old {verified_old}, new {verified_new}")

@@ -1,8 +1,8 @@
 """Run every drill in sequence (``make drill``), each in a process of its own with a hard
 time limit, and print their verdict lines and a summary table; exit 1 if any failed.
 
-    python drills/run.py                 # the full drills (~30 min on 2 cores)
-    python drills/run.py --ci            # the fast variant (``make drill-ci``, ~10 min)
+    python drills/run.py                 # the full drills (~25 min on 2 cores)
+    python drills/run.py --ci            # the fast variant (``make drill-ci``, ~14 min)
     python drills/run.py --only soak,db-restart
 
 ``--ci`` shortens what the environment does not set: a 1-minute soak, a 20 s broker

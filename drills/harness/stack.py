@@ -6,6 +6,8 @@ What differs from a production deployment, and why (printed in the README):
 - the per-token API limit is lifted (one collector token carries the whole load);
 - webhooks may go to ``http://127.0.0.1`` (the receiver), which production refuses;
 - the client sends ``X-Forwarded-Proto: https`` as the TLS proxy in front would;
+- the cache (rate limits) and the broker are separate Redis servers, so the broker
+  drill stops the broker only;
 - propagation's timers are compressed so a drill fits in minutes (sweep every 5 s,
   re-dispatch after 20 s, lease 180 s: still above the task's 150 s time limit).
 
@@ -59,7 +61,6 @@ class Stack:
         web_workers: int = 3,
         worker_concurrency: int = 2,
         preload: bool = False,
-        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.web_workers = web_workers
@@ -73,7 +74,6 @@ class Stack:
         self.web_port = free_port()
         self.receiver_port = free_port()
         self.secrets = fresh_secrets()
-        self.extra_env = extra_env or {}
         self.env: dict[str, str] = {}
         self.web: Child | None = None
         self.worker: Child | None = None
@@ -118,7 +118,6 @@ class Stack:
             "API_RATE": "100000000/min",
             "LOG_LEVEL": "WARNING",
             **COMPRESSED_TIMERS,
-            **self.extra_env,
         }
         env.update(overrides)
         return env

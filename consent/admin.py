@@ -35,7 +35,7 @@ from consent.models import (
 )
 from consent.selectors import PERSONAL_FIELDS
 from consent.services.audit import request_chain_verification
-from consent.staff_selectors import EVENT_COLUMNS
+from consent.staff_selectors import EVENT_COLUMNS, copy_column
 from registry.access_log import record_access
 from registry.admin import EmailSearch, ReadOnlyAdmin, ReadOnlyInline
 from registry.models import AccessAction
@@ -102,16 +102,12 @@ class CsvExportAdmin(ReadOnlyAdmin):
             .order_by()
         )
         sql, params = queryset.query.sql_with_params()
-        select = ", ".join(f"{self._csv_value(name)} AS {name}" for name in self.export_columns)
+        select = ", ".join(
+            f"{copy_column(name, self.export_timestamps)} AS {name}" for name in self.export_columns
+        )
         # Names are our constants; the inner SQL is the ORM's.
         statement = f"SELECT {select} FROM ({sql}) AS t ORDER BY t.x__order"  # noqa: S608
         return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER true)", tuple(params)
-
-    def _csv_value(self, name: str) -> str:
-        if name in self.export_timestamps:
-            # PostgreSQL would otherwise write "2025-01-01 12:00:00+00" in CSV.
-            return f"""to_char(t.x_{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-        return f"t.x_{name}"
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_export_permission(request):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from django.db.models import F, QuerySet
 
@@ -135,12 +135,18 @@ def _export_rows(
     return sql, tuple(params)
 
 
-def _column(name: str) -> str:
-    # RFC 3339 in UTC with microseconds, the same text in CSV and JSON lines (PostgreSQL
-    # would otherwise write "2025-01-01 12:00:00+00" in CSV).
-    if name in _TIMESTAMPS:
+def copy_column(name: str, timestamps: Collection[str]) -> str:
+    """Column ``x_<name>`` of a COPY over an annotated query (alias ``t``); timestamps as
+    RFC 3339 in UTC with microseconds, the same text in CSV and JSON lines (PostgreSQL
+    would otherwise write "2025-01-01 12:00:00+00" in CSV). The API and admin exports
+    both use it."""
+    if name in timestamps:
         return f"""to_char(t.x_{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
     return f"t.x_{name}"
+
+
+def _column(name: str) -> str:
+    return copy_column(name, _TIMESTAMPS)
 
 
 def events_export_statement(

@@ -7,11 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=registry.settings
 
-# Japanese glyphs embedded in PDF receipts and cards.
+# Fonts embedded in every PDF (receipts, statements, reports, cards): IPAGothic for
+# Japanese, DejaVu Sans for Latin scripts. registry/pdf.py refuses to render without them.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-ipafont-gothic \
+ && apt-get install -y --no-install-recommends fonts-ipafont-gothic fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
-ENV PDF_CJK_FONT_PATH=/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf
+ENV PDF_CJK_FONT_PATH=/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf \
+    PDF_LATIN_FONT_DIR=/usr/share/fonts/truetype/dejavu
 
 WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin registry

@@ -6,19 +6,27 @@ import csv
 import datetime
 import io
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 
-from django.conf import settings
 from django.utils import translation
-from django.utils.html import escape
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from compensation.selectors import Statement
-from registry.pdf import pdf_font, pdf_language
+from registry.pdf import (
+    PdfFonts,
+    local_compact_date,
+    local_date,
+    local_number,
+    pdf_document_options,
+    pdf_fonts,
+    pdf_language,
+)
 
 CSV_HEADER = [
     "date",
@@ -33,11 +41,17 @@ CSV_HEADER = [
 
 
 def _period(statement: Statement) -> str:
-    """Both ends inclusive, as people read a period (the query's end is exclusive)."""
-    start = statement.period_start.date().isoformat() if statement.period_start else "…"
-    last_day = statement.period_end - datetime.timedelta(days=1) if statement.period_end else None
-    end = last_day.date().isoformat() if last_day else "…"
-    return f"{start} – {end}"
+    """The period in the active language, both ends inclusive as people read a period
+    (the query's end is exclusive); "all time" for a statement without bounds."""
+    start, end = statement.period_start, statement.period_end
+    last_day = local_date(end - datetime.timedelta(days=1)) if end else None
+    if start and last_day:
+        return _("%(start)s – %(end)s") % {"start": local_date(start), "end": last_day}
+    if start:
+        return _("from %(start)s") % {"start": local_date(start)}
+    if last_day:
+        return _("until %(end)s") % {"end": last_day}
+    return _("all time")
 
 
 def statement_csv(statement: Statement) -> Iterator[str]:
@@ -77,18 +91,41 @@ def statement_csv(statement: Statement) -> Iterator[str]:
 
 def statement_pdf(statement: Statement, *, language: str = "en") -> bytes:
     """A printable statement in ``language``: period, opening and closing balances,
-    every entry. Japanese text is set in the CJK font receipts use."""
-    with translation.override(pdf_language(language)):
-        return _statement_pdf(statement, pdf_font(language))
+    every entry, with dates and amounts written as that language writes them."""
+    language = pdf_language(language)
+    with translation.override(language):
+        return _statement_pdf(statement, pdf_fonts(language))
 
 
-def _statement_pdf(statement: Statement, font: str) -> bytes:
-    bold = font if font != "Helvetica" else "Helvetica-Bold"
+def _money(amount: Decimal, currency: str) -> str:
+    """An amount to the places it was quantized to (the currency's minor unit)."""
+    exponent = amount.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return f"{local_number(amount, places)} {currency}"
+
+
+def _statement_pdf(statement: Statement, fonts: PdfFonts) -> bytes:
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=font)
-    title = ParagraphStyle("title", parent=styles["Title"], fontName=bold)
-    heading = ParagraphStyle("heading", parent=styles["Heading3"], fontName=bold)
-    rows: list[list[object]] = [[_("Date"), _("Entry"), _("Hours"), _("Amount"), _("Balance")]]
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=fonts.regular)
+    cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
+    number = ParagraphStyle("number", parent=cell, alignment=TA_RIGHT)
+    head = ParagraphStyle("head", parent=cell, fontName=fonts.bold)
+    head_number = ParagraphStyle("head_number", parent=head, alignment=TA_RIGHT)
+    title = ParagraphStyle("title", parent=styles["Title"], fontName=fonts.bold)
+    heading = ParagraphStyle("heading", parent=styles["Heading3"], fontName=fonts.bold)
+
+    def text(value: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(fonts.markup(value, font=style.fontName), style)
+
+    rows: list[list[object]] = [
+        [
+            text(_("Date"), head),
+            text(_("Entry"), head),
+            text(_("Hours"), head_number),
+            text(_("Amount"), head_number),
+            text(_("Balance"), head_number),
+        ]
+    ]
     for line in statement.lines:
         if line.kind == "accrual":
             entry = _("Earned for recording %(id)s") % {"id": line.reference}
@@ -96,63 +133,61 @@ def _statement_pdf(statement: Statement, font: str) -> bytes:
             entry = _("Paid out (%(reference)s)") % {"reference": line.reference}
         rows.append(
             [
-                line.occurred_at.strftime("%Y-%m-%d"),
-                Paragraph(escape(entry), body),
-                "" if line.hours is None else f"{line.hours:.3f}",
-                f"{line.amount} {line.currency}",
-                f"{line.balance} {line.currency}",
+                text(local_compact_date(line.occurred_at), cell),
+                text(entry, cell),
+                text("" if line.hours is None else local_number(line.hours, 3), number),
+                text(_money(line.amount, line.currency), number),
+                text(_money(line.balance, line.currency), number),
             ]
         )
-    table = Table(rows, colWidths=[24 * mm, 76 * mm, 18 * mm, 28 * mm, 28 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[26 * mm, 76 * mm, 18 * mm, 30 * mm, 30 * mm], repeatRows=1)
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, 0), bold),
-                ("FONTNAME", (0, 1), (-1, -1), font),
-                ("FONTSIZE", (0, 0), (-1, -1), 8),
+                ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
             ]
         )
     )
 
-    def totals(values: Mapping[str, object]) -> str:
-        return ", ".join(f"{amount} {currency}" for currency, amount in sorted(values.items()))
+    # A balance names its currency even when it is nothing yet: an opening balance with no
+    # entries before the period reads "0.00 EUR" in the currencies the period moved.
+    currencies = sorted({*statement.opening, *statement.closing})
 
-    period = _period(statement)
+    def totals(values: Mapping[str, Decimal]) -> str:
+        return ", ".join(
+            _money(values.get(currency, Decimal(0)), currency) for currency in currencies
+        ) or local_number(0, 0)
+
     buffer = io.BytesIO()
     SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title="Earnings statement",
-        author=settings.CONSENT_CONTROLLER["piiController"],
         leftMargin=15 * mm,
         rightMargin=15 * mm,
+        **pdf_document_options(
+            title=_("Earnings statement"),
+            subject=_("Period: %(period)s") % {"period": _period(statement)},
+            fonts=fonts,
+        ),
     ).build(
         [
-            Paragraph(_("Earnings statement"), title),
-            Paragraph(_("Speaker %(id)s") % {"id": statement.speaker_id}, body),
-            Paragraph(_("Period: %(period)s") % {"period": period}, body),
-            Paragraph(
+            text(_("Earnings statement"), title),
+            text(_("Speaker %(id)s") % {"id": statement.speaker_id}),
+            text(_("Period: %(period)s") % {"period": _period(statement)}),
+            text(
                 _(
                     "Paid per recorded hour per speaker. Withdrawing consent never reduces "
                     "what was earned."
-                ),
-                body,
+                )
             ),
             Spacer(1, 4 * mm),
-            Paragraph(
-                _("Opening balance: %(amount)s") % {"amount": totals(statement.opening) or "0"},
-                body,
-            ),
+            text(_("Opening balance: %(amount)s") % {"amount": totals(statement.opening)}),
             Spacer(1, 2 * mm),
-            table if statement.lines else Paragraph(_("No entries in this period."), body),
+            table if statement.lines else text(_("No entries in this period.")),
             Spacer(1, 4 * mm),
-            Paragraph(
-                _("Closing balance: %(amount)s") % {"amount": totals(statement.closing) or "0"},
-                heading,
-            ),
+            text(_("Closing balance: %(amount)s") % {"amount": totals(statement.closing)}, heading),
         ]
     )
     return buffer.getvalue()

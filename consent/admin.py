@@ -27,9 +27,11 @@ from consent.models import (
     AuditCheckpoint,
     ChainVerification,
     Consent,
+    ConsentAction,
     ConsentEvent,
     ConsentOutbox,
     ErasureRequest,
+    EvidenceMethod,
     RecordingSession,
     SessionParticipant,
 )
@@ -167,7 +169,7 @@ class ConsentEventAdmin(EmailSearch, CsvExportAdmin):
         "notice",
         "notice_language",
         "jurisdiction",
-        "evidence_method",
+        "evidence",
         "actor_kind",
     ]
     list_filter = [
@@ -180,6 +182,9 @@ class ConsentEventAdmin(EmailSearch, CsvExportAdmin):
         "evidence_method",
         "actor_kind",
     ]
+    # The change page shows the evidence as ``evidence`` (labelled by action and method).
+    exclude = ["evidence_method"]
+    readonly_fields = ["evidence"]
     # Exact ids, or a speaker's email (through the blind index, see EmailSearch).
     search_fields = ["=public_id", "=speaker__public_id"]
     date_hierarchy = "occurred_at"
@@ -194,6 +199,19 @@ class ConsentEventAdmin(EmailSearch, CsvExportAdmin):
     @admin.display(description="speaker")
     def speaker_public_id(self, event: ConsentEvent) -> str:
         return str(event.speaker.public_id)
+
+    @admin.display(description="evidence", ordering="evidence_method")
+    def evidence(self, event: ConsentEvent) -> str:
+        # By action and method: requests written before they had their own method
+        # carry "system" and must not read as an expiry.
+        label = event.evidence_label
+        if (
+            event.action == ConsentAction.REQUEST
+            and event.evidence_method != EvidenceMethod.REQUEST
+        ):
+            # The stored value stays visible to auditors (it is in the hash chain).
+            return f"{label} (stored method: {event.evidence_method})"
+        return label
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -254,7 +272,7 @@ class ConsentAdmin(CsvExportAdmin):
 
 class ParticipantInline(ReadOnlyInline):
     model = SessionParticipant
-    fields = ("channel", "speaker", "track")
+    fields = ("channel", "speaker", "track", "closed_reason", "closed_at")
 
 
 @admin.register(RecordingSession)

@@ -37,6 +37,7 @@ from consent.selectors import consents_needing_reconsent
 from consent.services.notices import notice_text_sha256, publish_notice, retire_active_notice
 from registry.admin import ReadOnlyAdmin
 from registry.errors import RegistryError
+from registry.forms import StrictForm
 from registry.models import LANGUAGE_RE
 
 TEXT_FIELDS = ("title", "body", "allows", "does_not_allow", "retention_schedule")
@@ -67,8 +68,11 @@ class JurisdictionChoice(forms.ModelChoiceField):
         return f"{obj.code} – {obj.name}"
 
 
-class PublishNoticeForm(forms.Form):
+class PublishNoticeForm(StrictForm):
     """The shape of a new version; ``publish_notice`` remains the judge of what it takes."""
+
+    # The preview's buttons and the version it showed (publish_preview.html).
+    accepted_names = frozenset({"_preview", "_publish", "_edit", "expected_version"})
 
     purpose = forms.ChoiceField(choices=Purpose.choices)
     jurisdiction = JurisdictionChoice(

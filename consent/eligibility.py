@@ -17,13 +17,14 @@ same expressions onto one recording's tracks to give reasons.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from consent.models import VALID_STATES, Consent, ConsentState, Purpose
+from consent.models import VALID_STATES, Consent, ConsentState, ErasureRequest, Purpose
 from registry.models import Recording, RecordingStatus, Track
 
 
@@ -158,6 +159,11 @@ class ParticipantVerdict:
     recording_consent_ok: bool
     purpose_ok: bool
     reasons: list[str] = field(default_factory=list)
+    # The facts the reasons name (``latest_fact``), for callers that word them
+    # themselves (the portal, in the reader's language).
+    recording_fact: LatestFact | None = None
+    purpose_fact: LatestFact | None = None
+    audio_deleted_at: datetime.datetime | None = None
 
 
 @dataclass
@@ -168,6 +174,57 @@ class EligibilityExplanation:
     eligible: bool
     reasons: list[str]
     participants: list[ParticipantVerdict]
+
+
+@dataclass(frozen=True)
+class LatestFact:
+    """The most recent thing a participant did about one purpose, as it bears on one
+    recording: a consent row's current state (general, or for this call) or an erasure
+    request (which withdrew everything at once)."""
+
+    consent: Consent | None = None
+    erasure_requested_at: datetime.datetime | None = None
+    erased_at: datetime.datetime | None = None
+
+    @property
+    def is_erasure(self) -> bool:
+        return self.erasure_requested_at is not None
+
+
+def latest_fact(
+    consents: list[Consent],
+    *,
+    erasure_requested_at: datetime.datetime | None = None,
+    erased_at: datetime.datetime | None = None,
+) -> LatestFact:
+    """The one ordering rule for "why": the newest fact wins, so a withdrawal or an
+    erasure is never hidden behind an older call-specific request. Among consent rows
+    (this participant's, for one purpose, general or scoped to the recording's session)
+    the latest ``state_since`` wins, and on a tie the session-scoped row (the more
+    specific). An erasure request withdraws every consent at the moment it is filed, so
+    it wins over every row not changed after it."""
+    newest = max(
+        consents,
+        key=lambda c: (c.state_since, c.session_id is not None),
+        default=None,
+    )
+    if erasure_requested_at is not None and (
+        newest is None or newest.state_since <= erasure_requested_at
+    ):
+        return LatestFact(erasure_requested_at=erasure_requested_at, erased_at=erased_at)
+    return LatestFact(consent=newest)
+
+
+def _erasure_phrase(fact: LatestFact) -> str:
+    requested = fact.erasure_requested_at
+    phrase = (
+        f"asked on {requested.date().isoformat()} for their data to be erased"
+        if requested is not None
+        else "asked for their data to be erased"
+    )
+    if fact.erased_at is not None:
+        phrase += f" (erased on {fact.erased_at.date().isoformat()})"
+    return phrase
 
 
 def _state_phrase(consent: Consent | None, purpose: str, at: datetime.datetime) -> str:
@@ -189,33 +246,57 @@ def _state_phrase(consent: Consent | None, purpose: str, at: datetime.datetime) 
     return f"{verbs.get(ConsentState(consent.state), consent.state)} {purpose} consent on {day}"
 
 
+def _participant_fact(
+    scopes: dict[tuple[int, str], list[Consent]], track: Mapping[str, Any], purpose: str
+) -> LatestFact:
+    return latest_fact(
+        scopes.get((track["speaker_id"], purpose), []),
+        erasure_requested_at=track["erasure_requested_at"],
+        erased_at=track["speaker__erased_at"],
+    )
+
+
 def explain_eligibility(
     recording: Recording, purpose: str, at: datetime.datetime | None = None
 ) -> EligibilityExplanation:
     """The verdict of ``eligible_recordings`` for one recording, with a reason per
-    participant. Two queries; names no one: speakers appear by channel and public id."""
+    participant naming their most recent fact (``latest_fact``). Two queries; names no
+    one: speakers appear by channel and public id."""
     at = at or timezone.now()
     conditions = _track_conditions(purpose, at, recording.recorded_at)
+    latest_erasure = ErasureRequest.objects.filter(speaker=OuterRef("speaker_id")).order_by(
+        "-requested_at"
+    )
     tracks = list(
         Track.objects.filter(recording=recording)
-        .annotate(recording_ok=conditions["recording_ok"], purpose_ok=conditions["purpose_ok"])
-        .values("channel", "speaker_id", "speaker__public_id", "recording_ok", "purpose_ok")
+        .annotate(
+            recording_ok=conditions["recording_ok"],
+            purpose_ok=conditions["purpose_ok"],
+            erasure_requested_at=Subquery(latest_erasure.values("requested_at")[:1]),
+        )
+        .values(
+            "channel",
+            "speaker_id",
+            "speaker__public_id",
+            "speaker__erased_at",
+            "audio_deleted_at",
+            "recording_ok",
+            "purpose_ok",
+            "erasure_requested_at",
+        )
         .order_by("channel")
     )
-    rows = (
-        Consent.objects.filter(
-            Q(session__isnull=True) | Q(recording=recording),
-            speaker_id__in=[t["speaker_id"] for t in tracks],
-            purpose__in={Purpose.RECORDING, purpose},
-        )
-        .order_by("session_id")  # NULL (all recordings) last: a session scope is more specific
-        .only("speaker_id", "purpose", "state", "state_since", "given_at", "expires_at")
-    )
-    latest: dict[tuple[int, str], Consent] = {}
+    rows = Consent.objects.filter(
+        Q(session__isnull=True) | Q(recording=recording),
+        speaker_id__in=[t["speaker_id"] for t in tracks],
+        purpose__in={Purpose.RECORDING, purpose},
+    ).only("speaker_id", "purpose", "session_id", "state", "state_since", "given_at", "expires_at")
+    scopes: dict[tuple[int, str], list[Consent]] = {}
     for row in rows:
-        latest.setdefault((row.speaker_id, row.purpose), row)
+        scopes.setdefault((row.speaker_id, row.purpose), []).append(row)
 
     participants = []
+    withdrawn_voices = False
     for track in tracks:
         verdict = ParticipantVerdict(
             channel=track["channel"],
@@ -224,9 +305,16 @@ def explain_eligibility(
             purpose_ok=track["purpose_ok"],
         )
         who = f"speaker on channel {track['channel']}"
-        recording_consent = latest.get((track["speaker_id"], Purpose.RECORDING))
+        recording_fact = _participant_fact(scopes, track, Purpose.RECORDING)
+        purpose_fact = _participant_fact(scopes, track, purpose)
+        verdict.recording_fact, verdict.purpose_fact = recording_fact, purpose_fact
+        verdict.audio_deleted_at = track["audio_deleted_at"]
         if not verdict.recording_consent_ok:
-            if (
+            withdrawn_voices = True
+            recording_consent = recording_fact.consent
+            if recording_fact.is_erasure:
+                verdict.reasons.append(f"{who} {_erasure_phrase(recording_fact)}")
+            elif (
                 recording_consent is not None
                 and recording_consent.state in VALID_STATES
                 and recording_consent.given_at is not None
@@ -242,10 +330,32 @@ def explain_eligibility(
                     f"{who} {_state_phrase(recording_consent, Purpose.RECORDING, at)}"
                 )
         if not verdict.purpose_ok and purpose != Purpose.RECORDING:
-            verdict.reasons.append(
-                f"{who} {_state_phrase(latest.get((track['speaker_id'], purpose)), purpose, at)}"
-            )
+            if purpose_fact.is_erasure:
+                reason = f"{who} {_erasure_phrase(purpose_fact)}"
+            else:
+                reason = f"{who} {_state_phrase(purpose_fact.consent, purpose, at)}"
+            if reason not in verdict.reasons:  # one erasure, said once
+                verdict.reasons.append(reason)
         participants.append(verdict)
+
+    # A channel destroyed because the call was not isolated at source: its own speaker's
+    # consent may be in order, but it carried a withdrawn or erased voice.
+    for track, verdict in zip(tracks, participants, strict=True):
+        deleted = track["audio_deleted_at"]
+        if deleted is None or deleted > at:
+            continue
+        why = (
+            ": the call was not isolated at source and it carried another participant's "
+            "withdrawn voice"
+            if not recording.isolated_at_source
+            and verdict.recording_consent_ok
+            and withdrawn_voices
+            else ""
+        )
+        verdict.reasons.append(
+            f"audio of channel {track['channel']} was destroyed on "
+            f"{deleted.date().isoformat()}{why}"
+        )
 
     reasons = [reason for p in participants for reason in p.reasons]
     if recording.status != RecordingStatus.AVAILABLE:

@@ -26,6 +26,12 @@ class NoticeWrongLanguage(ConsentError):
     code = "notice_wrong_language"
 
 
+class NoticeWrongPurpose(ConsentError):
+    """The notice answered is about another purpose: one notice, one purpose, one act."""
+
+    code = "notice_wrong_purpose"
+
+
 class NoticeIncomplete(ConsentError):
     code = "notice_incomplete"
 
@@ -99,4 +105,38 @@ class ErasureInProgress(ConsentError):
 
 class InvitationExpired(ConsentError):
     code = "invitation_expired"
+    status = 403
+
+
+class ActBeforeRequest(ConsentError):
+    """An act dated before the request that asked for it (the log would read "gave"
+    before "was asked")."""
+
+    code = "act_before_request"
+    status = 422
+
+
+class NoticeNotYetPublished(ConsentError):
+    """An act dated before the notice it answers was published: it cannot have been read."""
+
+    code = "notice_not_yet_published"
+    status = 422
+
+
+class InvitationClosed(ConsentError):
+    """The participant's invitation was closed for good (under age, or erased)."""
+
+    code = "invitation_closed"
+    status = 410
+
+    def __init__(self, detail: str, *, reason: str, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.reason = reason
+
+
+class AgeAnswerRefused(ConsentError):
+    """An earlier answer on an invitation showed the participant under age: a new
+    self-declared date of birth cannot overturn it (a document check can)."""
+
+    code = "under_age_on_record"
     status = 403

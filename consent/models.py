@@ -79,6 +79,19 @@ class EvidenceMethod(models.TextChoices):
     SPOKEN_PHRASE = "spoken_phrase", "Recorded spoken consent phrase"
     SIGNED_PAPER = "signed_paper", "Scanned signed paper form (written)"
     SYSTEM = "system", "System (expiry by schedule)"
+    REQUEST = "request", "Request by the collection platform"
+
+
+def evidence_label(*, action: str, method: str) -> str:
+    """How an event's evidence reads for people. Requests written before they had their
+    own method carry ``system`` (the log is append-only, so they keep it): they read as
+    the request they were, never as an expiry."""
+    if action == ConsentAction.REQUEST and method in (
+        EvidenceMethod.SYSTEM,
+        EvidenceMethod.REQUEST,
+    ):
+        return str(EvidenceMethod.REQUEST.label)
+    return str(EvidenceMethod(method).label) if method in EvidenceMethod.values else method
 
 
 WRITTEN_METHODS = (EvidenceMethod.WEB_FORM_SIGNED, EvidenceMethod.SIGNED_PAPER)
@@ -303,6 +316,14 @@ class RecordingSession(models.Model):
         return f"Session {self.external_ref}"
 
 
+class ParticipantClosedReason(models.TextChoices):
+    """Why a participant's invitation was closed for good (the session can then never
+    clear for recording)."""
+
+    UNDER_AGE = "under_age", _("Below the minimum age")
+    ERASED = "erased", _("The participant's data was erased")
+
+
 class SessionParticipant(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     session = models.ForeignKey(
@@ -315,16 +336,43 @@ class SessionParticipant(models.Model):
     track = models.OneToOneField(
         Track, null=True, blank=True, on_delete=models.PROTECT, related_name="participant"
     )
+    closed_reason = models.CharField(
+        max_length=12, choices=ParticipantClosedReason.choices, blank=True, default=""
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["session_id", "channel"]
         constraints = [
             models.UniqueConstraint(fields=["session", "channel"], name="participant_channel"),
             models.UniqueConstraint(fields=["session", "speaker"], name="participant_once"),
+            models.CheckConstraint(
+                condition=Q(closed_reason="", closed_at__isnull=True)
+                | (
+                    Q(closed_reason__in=ParticipantClosedReason.values) & Q(closed_at__isnull=False)
+                ),
+                name="participant_closed_has_reason_and_time",
+            ),
+        ]
+        triggers = [
+            # A closed invitation never reopens: an under-age answer cannot be undone by
+            # answering again, an erased participant never comes back.
+            pgtrigger.Protect(
+                name="participant_closed_for_good",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.closed_reason <> '' AND (OLD.closed_reason IS DISTINCT FROM "
+                    "NEW.closed_reason OR OLD.closed_at IS DISTINCT FROM NEW.closed_at)"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.session_id}:{self.channel}"
+
+    @property
+    def is_closed(self) -> bool:
+        return bool(self.closed_reason)
 
 
 class ConsentEvent(models.Model):
@@ -382,6 +430,13 @@ class ConsentEvent(models.Model):
                 condition=~Q(evidence_method__in=DIGEST_METHODS) | ~Q(evidence_sha256=""),
                 name="event_evidence_has_digest",
             ),
+            # A request is evidence of asking, never of an act: only a request carries the
+            # request method (requests written before it existed carry "system").
+            models.CheckConstraint(
+                condition=Q(action="request", evidence_method__in=["request", "system"])
+                | (~Q(action="request") & ~Q(evidence_method="request")),
+                name="event_request_evidence",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(
@@ -398,6 +453,10 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.purpose} ({self.speaker_id})"
+
+    @property
+    def evidence_label(self) -> str:
+        return evidence_label(action=self.action, method=self.evidence_method)
 
 
 class ConsentSignature(models.Model):

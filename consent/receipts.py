@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.html import escape
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from reportlab.lib import colors
@@ -17,9 +17,23 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from consent.models import ConsentAction, ConsentEvent, ConsentReceipt, EvidenceMethod, Purpose
+from consent.models import (
+    ConsentAction,
+    ConsentEvent,
+    ConsentReceipt,
+    ConsentState,
+    EvidenceMethod,
+    Purpose,
+)
 from registry import signing
-from registry.pdf import pdf_font, pdf_language
+from registry.pdf import (
+    PdfFonts,
+    local_date,
+    local_timestamp,
+    pdf_document_options,
+    pdf_fonts,
+    pdf_language,
+)
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -161,100 +175,167 @@ ACTION_HEADLINE = {
     ConsentAction.EXPIRE: gettext_lazy("Your consent expired"),
 }
 
+# The words a person reads for each state and evidence method, in their language. The
+# signed JSON keeps the source-language labels: its bytes must not depend on the reader.
+STATE_LABEL: dict[str, Promise] = {
+    ConsentState.REQUESTED: gettext_lazy("Asked, not answered"),
+    ConsentState.GIVEN: gettext_lazy("Given"),
+    ConsentState.RENEWED: gettext_lazy("Given (renewed)"),
+    ConsentState.REFUSED: gettext_lazy("Refused"),
+    ConsentState.WITHDRAWN: gettext_lazy("Withdrawn"),
+    ConsentState.EXPIRED: gettext_lazy("Expired"),
+}
+
+EVIDENCE_METHOD_LABEL: dict[str, Promise] = {
+    EvidenceMethod.WEB_FORM: gettext_lazy("Web form (one affirmative click)"),
+    EvidenceMethod.WEB_FORM_SIGNED: gettext_lazy("Web form with typed-name signature (written)"),
+    EvidenceMethod.SPOKEN_PHRASE: gettext_lazy("Recorded spoken consent phrase"),
+    EvidenceMethod.SIGNED_PAPER: gettext_lazy("Scanned signed paper form (written)"),
+    EvidenceMethod.SYSTEM: gettext_lazy("System (expiry by schedule)"),
+    EvidenceMethod.REQUEST: gettext_lazy("Request by the collection platform"),
+}
+
+
+def evidence_method_label(method: str) -> str:
+    """How the act was collected, in the active language."""
+    label = EVIDENCE_METHOD_LABEL.get(method)
+    return str(label) if label is not None else _(str(EvidenceMethod(method).label))
+
+
+def _language_name(code: str) -> str:
+    try:
+        return str(translation.get_language_info(code)["name_translated"])
+    except KeyError:
+        return code
+
+
+def _validity(event: ConsentEvent) -> str:
+    """What the act leaves in force, as the reader's language says it."""
+    if event.action in (ConsentAction.GIVE, ConsentAction.RENEW):
+        if event.expires_at:
+            return _("until withdrawn, at the latest %(date)s") % {
+                "date": local_date(event.expires_at)
+            }
+        return _("until withdrawn")
+    if event.action in (ConsentAction.WITHDRAW, ConsentAction.EXPIRE):
+        return _("ended on %(date)s") % {"date": local_date(event.occurred_at)}
+    return _("not in effect")
+
+
+def _scope(event: ConsentEvent) -> str:
+    if event.session is not None:
+        return _("one call (%(id)s)") % {"id": event.session.public_id}
+    return _("all recordings")
+
 
 def receipt_pdf(event: ConsentEvent) -> bytes:
     """A one-page PDF of the signed receipt, for the speaker's records, in the language
-    of the notice they answered (the signed JSON values themselves stay as issued)."""
-    with translation.override(pdf_language(event.notice_language)):
-        return _receipt_pdf(event)
+    of the notice they answered: every value is translated and every date written as
+    that language writes it (the signed JSON values themselves stay as issued)."""
+    language = pdf_language(event.notice_language)
+    with translation.override(language):
+        return _receipt_pdf(event, pdf_fonts(language))
 
 
-def _receipt_pdf(event: ConsentEvent) -> bytes:
+def _receipt_pdf(event: ConsentEvent, fonts: PdfFonts) -> bytes:
     envelope = signed_receipt(event)
     receipt, signature = envelope["receipt"], envelope["signature"]
     own = receipt["registry"]
-    font = pdf_font(event.notice_language)
-    bold = font if font != "Helvetica" else "Helvetica-Bold"
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=font, fontSize=10)
-    title = ParagraphStyle("title", parent=styles["Title"], fontName=bold)
-    small = ParagraphStyle("small", parent=body, fontName="Courier", fontSize=7, leading=9)
-
-    rows = [
-        [_("Purpose"), str(Purpose(event.purpose).label)],
-        [_("Act"), f"{ConsentAction(event.action).label} ({own['state']})"],
-        [_("When"), event.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC")],
-        [_("Scope"), own["scope"]],
-        [
-            _("Notice"),
-            Paragraph(
-                f"{escape(event.notice.title)} — "
-                + _("version %(version)s, language %(language)s")
-                % {"version": own["noticeVersion"], "language": event.notice_language},
-                body,
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=fonts.regular, fontSize=10)
+    label = ParagraphStyle("label", parent=body, fontName=fonts.bold)
+    title = ParagraphStyle("title", parent=styles["Title"], fontName=fonts.bold)
+    small = ParagraphStyle("small", parent=body, fontName=fonts.mono, fontSize=7, leading=9)
+    purpose = str(Purpose(event.purpose).label)
+    notice = _("%(title)s — version %(version)s, %(language)s") % {
+        "title": event.notice.title,
+        "version": own["noticeVersion"],
+        "language": _language_name(event.notice_language),
+    }
+    controller = settings.CONSENT_CONTROLLER
+    values = [
+        (_("Purpose"), purpose),
+        (_("Act"), str(ConsentAction(event.action).label)),
+        (_("Status"), str(STATE_LABEL[ConsentState(event.state)])),
+        (_("When"), local_timestamp(event.occurred_at)),
+        (_("Scope"), _scope(event)),
+        (_("Notice"), notice),
+        # Requests written before they had their own method carry "system".
+        (
+            _("Collected by"),
+            evidence_method_label(
+                EvidenceMethod.REQUEST
+                if event.action == ConsentAction.REQUEST
+                else event.evidence_method
             ),
-        ],
-        [_("Collected by"), receipt["collectionMethod"]],
-        [_("Jurisdiction"), receipt["jurisdiction"]],
-        [_("Valid"), receipt["services"][0]["purposes"][0]["termination"]],
-        [_("Your id"), receipt["piiPrincipalId"]],
-        [_("Receipt id"), receipt["consentReceiptID"]],
-        [
-            _("Controller"),
-            Paragraph(
-                escape(
-                    f"{settings.CONSENT_CONTROLLER['piiController']}, "
-                    f"{settings.CONSENT_CONTROLLER['email']}"
-                ),
-                body,
-            ),
-        ],
+        ),
+        (_("Jurisdiction"), receipt["jurisdiction"]),
+        (_("Valid"), _validity(event)),
+        (_("Your id"), receipt["piiPrincipalId"]),
+        (_("Receipt id"), receipt["consentReceiptID"]),
+        (_("Controller"), f"{controller['piiController']}, {controller['email']}"),
     ]
-    table = Table(rows, colWidths=[35 * mm, 135 * mm])
+    rows = [
+        [
+            Paragraph(fonts.markup(name, font=fonts.bold), label),
+            Paragraph(fonts.markup(value), body),
+        ]
+        for name, value in values
+    ]
+    table = Table(rows, colWidths=[42 * mm, 128 * mm])
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (0, -1), bold),
-                ("FONTNAME", (1, 0), (1, -1), font),
-                ("FONTSIZE", (0, 0), (-1, -1), 10),
+                ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
             ]
         )
     )
+    technical = [
+        _("notice sha256: %(hash)s") % {"hash": own["noticeSha256"]},
+        _("event #%(seq)s hash: %(hash)s") % {"seq": own["eventSeq"], "hash": own["eventHash"]},
+        _("key id: %(kid)s") % {"kid": signature["kid"]},
+        _("signature: %(value)s") % {"value": signature["value"]},
+    ]
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"Consent receipt {receipt['consentReceiptID']}",
-        author=settings.CONSENT_CONTROLLER["piiController"],
         leftMargin=20 * mm,
         rightMargin=20 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
+        **pdf_document_options(
+            title=_("Consent receipt %(id)s") % {"id": receipt["consentReceiptID"]},
+            subject=f"{ACTION_HEADLINE[ConsentAction(event.action)]}: {purpose}",
+            fonts=fonts,
+        ),
     )
     document.build(
         [
-            Paragraph(_("Consent receipt"), title),
+            Paragraph(fonts.markup(_("Consent receipt"), font=fonts.bold), title),
             Paragraph(
-                f"{ACTION_HEADLINE[ConsentAction(event.action)]}: {Purpose(event.purpose).label}.",
+                fonts.markup(
+                    _("%(act)s: %(purpose)s.")
+                    % {"act": ACTION_HEADLINE[ConsentAction(event.action)], "purpose": purpose}
+                ),
                 body,
             ),
             Spacer(1, 6 * mm),
             table,
             Spacer(1, 6 * mm),
             Paragraph(
-                _(
-                    "This receipt is signed (Ed25519 over RFC 8785 canonical JSON). Verify the "
-                    "JSON version against the public keys at /.well-known/jwks.json."
+                fonts.markup(
+                    _(
+                        "This receipt is signed (Ed25519 over RFC 8785 canonical JSON). Verify "
+                        "the JSON version against the public keys at /.well-known/jwks.json."
+                    )
                 ),
                 body,
             ),
             Spacer(1, 2 * mm),
-            Paragraph(f"notice sha256: {own['noticeSha256']}", small),
-            Paragraph(f"event #{own['eventSeq']} hash: {own['eventHash']}", small),
-            Paragraph(f"key id: {signature['kid']}", small),
-            Paragraph(f"signature: {signature['value']}", small),
+            *(Paragraph(fonts.markup(line, font=fonts.mono), small) for line in technical),
         ]
     )
     return buffer.getvalue()

@@ -22,7 +22,8 @@ EXPLICIT_METHODS = frozenset(
     {EvidenceMethod.WEB_FORM_SIGNED, EvidenceMethod.SIGNED_PAPER, EvidenceMethod.SPOKEN_PHRASE}
 )
 WRITTEN_METHODS = frozenset({EvidenceMethod.WEB_FORM_SIGNED, EvidenceMethod.SIGNED_PAPER})
-# What a person can do; SYSTEM only ever records an expiry.
+# What a person can do. SYSTEM only ever records an expiry and REQUEST that someone was
+# asked: neither is ever an act (check_evidence_shape refuses both for every act).
 AFFIRMATIVE_METHODS = frozenset(
     {
         EvidenceMethod.WEB_FORM,

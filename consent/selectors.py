@@ -20,6 +20,7 @@ from consent.models import (
     ConsentReceipt,
     IdempotencyRecord,
     NoticeStatus,
+    ParticipantClosedReason,
     Purpose,
     RecordingSession,
     SessionParticipant,
@@ -103,6 +104,9 @@ class ParticipantClearance:
     channel: int
     consented: bool
     consented_at: datetime.datetime | None
+    # Why this participant can never consent for this call ("under_age", "erased"),
+    # else "": a blocked participant never counts as consented.
+    blocked: str = ""
 
 
 def session_clearance(
@@ -116,17 +120,24 @@ def session_clearance(
     participants = session.participants.annotate(
         consented_at=Subquery(scoped.order_by("given_at").values("given_at")[:1]),
         speaker_public_id=F("speaker__public_id"),
+        speaker_erased_at=F("speaker__erased_at"),
     ).order_by("channel")
-    return [
-        ParticipantClearance(
-            participant_id=str(p.public_id),
-            speaker_id=str(p.speaker_public_id),
-            channel=p.channel,
-            consented=p.consented_at is not None,
-            consented_at=p.consented_at,
+    clearance = []
+    for p in participants:
+        blocked = p.closed_reason or (
+            ParticipantClosedReason.ERASED if p.speaker_erased_at is not None else ""
         )
-        for p in participants
-    ]
+        clearance.append(
+            ParticipantClearance(
+                participant_id=str(p.public_id),
+                speaker_id=str(p.speaker_public_id),
+                channel=p.channel,
+                consented=not blocked and p.consented_at is not None,
+                consented_at=None if blocked else p.consented_at,
+                blocked=blocked,
+            )
+        )
+    return clearance
 
 
 def cleared_to_record(session: RecordingSession, *, at: datetime.datetime | None = None) -> bool:

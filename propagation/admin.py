@@ -17,16 +17,42 @@ from propagation.models import (
     DeliveryAttempt,
     Propagation,
     PropagationTarget,
+    TargetKind,
     TargetStatus,
     WebhookEndpoint,
 )
 from registry.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
+def _target_object(obj: PropagationTarget) -> str:
+    """What an audio target destroys: whose channel, and why when it is a partner's."""
+    if obj.kind != TargetKind.AUDIO or obj.track is None:
+        return ""
+    where = f"recording {obj.track.recording.public_id}, channel {obj.track.channel}"
+    if services.is_partner_channel(obj):
+        return f"{where}: partner channel (call not isolated at source, carries the voice too)"
+    return f"{where}: the speaker's own channel"
+
+
 class TargetInline(ReadOnlyInline):
     model = PropagationTarget
-    fields = ("kind", "status", "attempts", "delivered_at", "acknowledged_at", "last_error")
+    fields = (
+        "kind",
+        "audio_object",
+        "status",
+        "attempts",
+        "delivered_at",
+        "acknowledged_at",
+        "last_error",
+    )
     show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PropagationTarget]:
+        return super().get_queryset(request).select_related("propagation", "track__recording")
+
+    @admin.display(description="audio object")
+    def audio_object(self, obj: PropagationTarget) -> str:
+        return _target_object(obj)
 
 
 @admin.register(Propagation)
@@ -87,8 +113,13 @@ class PropagationTargetAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "kind", OverdueFilter]
     search_fields = ["=idempotency_key", "=propagation__public_id"]
+    readonly_fields = ["audio_object"]
     inlines = [AttemptInline]
     actions = ["retry"]
+
+    @admin.display(description="audio object")
+    def audio_object(self, obj: PropagationTarget) -> str:
+        return _target_object(obj)
 
     @admin.action(description="Retry the selected failed or dead targets", permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[PropagationTarget]) -> None:

@@ -21,6 +21,7 @@ from propagation.report_pdf import compliance_report_pdf
 from registry.access_log import record_access
 from registry.admin_site import RegistryAdminSite
 from registry.errors import InvalidInput
+from registry.forms import StrictForm
 from registry.models import AccessAction
 
 EXPORT_PERMISSION = "registry.export_records"
@@ -33,7 +34,7 @@ def _jurisdictions() -> list[tuple[str, str]]:
     ]
 
 
-class ComplianceReportForm(forms.Form):
+class ComplianceReportForm(StrictForm):
     start = forms.DateField(
         label="From",
         help_text="First day of the period (UTC).",

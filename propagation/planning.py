@@ -4,7 +4,8 @@ inside the transaction that wrote the consent event and its outbox row.
 
 What a purpose's withdrawal touches:
   - recording, or an erasure: every release holding the speaker's tracks, the stored
-    audio of those tracks, and (erasure) the voiceprints and the personal data;
+    audio of those tracks (and of the other channels of a call not isolated at source,
+    which carry this voice too), and (erasure) the voiceprints and the personal data;
   - biometric: releases built for biometric use, and every voiceprint template;
   - training / redistribution / likeness: releases whose dataset needs that purpose.
 Then: every license granting a touched release (its licensee is notified) and every
@@ -85,6 +86,7 @@ def plan(row: ConsentOutbox) -> Propagation:
         "scoped": session is not None,
         "recording": session.recording_id if session is not None else None,
         "in_storage": STORAGE_URI_PREFIX + "%",
+        "effective_at": effective_at,
     }
     # The recordings this act takes the speaker's voice out of, frozen on the plan so
     # every notice and erratum names the same set on every attempt: the speaker's
@@ -117,8 +119,10 @@ def plan(row: ConsentOutbox) -> Propagation:
         row.kind == OutboxKind.ERASURE or (purpose == Purpose.BIOMETRIC and session is None)
     ):
         # Templates are not tied to calls: only a general biometric withdrawal (or an
-        # erasure) destroys them.
-        statements.append(_VOICEPRINTS_SQL)
+        # erasure) destroys them. Their purpose ends with the consent, so they are also
+        # due for the retention job from now on: if the target cannot finish, the next
+        # run destroys them (the deadline the withdrawal's confirmation states).
+        statements += [_VOICEPRINTS_SQL, _VOICEPRINTS_DUE_SQL]
     if row.kind == OutboxKind.ERASURE:
         statements.append(f"INSERT INTO {_TARGET} ({_COLUMNS}) SELECT {_values('personal_data')}")
     with connection.cursor() as cursor:
@@ -224,20 +228,32 @@ _HOLDERS_SQL = {
     ON CONFLICT DO NOTHING RETURNING id""",  # noqa: S608
 }
 
-# The speaker's own channel of each call (the partner's stays), and the call's mixed
-# file when we store it (it holds this voice too).
+# The speaker's own channel of each call, and the call's mixed file when we store it
+# (it holds this voice too). The partners' channels stay when the call was isolated at
+# source; on a call that was not (one room, separated afterwards), every other channel
+# carries this voice too and is destroyed with it: a "partner channel" target, whose
+# track belongs to someone else (``services.is_partner_channel``).
 _AUDIO_SQL = f"""
     INSERT INTO {_TARGET} ({_COLUMNS})
     SELECT {_values("audio", track="t.id")}
       FROM {_TRACK} t JOIN {_RECORDING} r ON r.id = t.recording_id
-     WHERE t.speaker_id = %(speaker)s AND t.recording_id = ANY(%(recordings)s)
-       AND (t.audio_name <> '' OR r.audio_uri LIKE %(in_storage)s)"""  # noqa: S608
+     WHERE t.recording_id = ANY(%(recordings)s)
+       AND ((t.speaker_id = %(speaker)s
+             AND (t.audio_name <> '' OR r.audio_uri LIKE %(in_storage)s))
+            OR (t.speaker_id <> %(speaker)s AND NOT r.isolated_at_source
+                AND t.audio_name <> ''))"""  # noqa: S608
 
 _VOICEPRINTS_SQL = f"""
     INSERT INTO {_TARGET} ({_COLUMNS})
     SELECT {_values("voiceprint", voiceprint="v.id")}
       FROM {VoiceprintTemplate._meta.db_table} v
      WHERE v.speaker_id = %(speaker)s AND v.destroyed_at IS NULL"""  # noqa: S608
+
+_VOICEPRINTS_DUE_SQL = f"""
+    UPDATE {VoiceprintTemplate._meta.db_table}
+       SET purpose_met_at = LEAST(coalesce(purpose_met_at, %(effective_at)s), %(effective_at)s),
+           retention_until = LEAST(retention_until, %(effective_at)s)
+     WHERE speaker_id = %(speaker)s AND destroyed_at IS NULL"""  # noqa: S608
 
 _LATE_RELEASE_SQL = f"""
     INSERT INTO {_TARGET} ({_COLUMNS})

@@ -1,6 +1,7 @@
 """The compliance report as a PDF (reportlab), laid out like the receipts and earnings
-statements: A4, Helvetica, light rules between rows. Every figure comes from
-``propagation.reports``; this module only formats and says what each one measures."""
+statements: A4, the embedded fonts of ``registry.pdf``, light rules between rows. Every
+figure comes from ``propagation.reports``; this module only formats and says what each
+one measures."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from reportlab.platypus import (
 from consent.models import Purpose, VerificationStatus
 from propagation.models import TargetKind
 from propagation.reports import ComplianceReport, PropagationTimes
-from registry.pdf import pdf_font
+from registry.pdf import PdfFonts, pdf_document_options, pdf_fonts, pdf_language
 
 WIDTH = 180 * mm  # A4 less 15 mm margins
 SHADE = colors.Color(0.93, 0.95, 0.98)
@@ -70,10 +71,10 @@ def period_label(report: ComplianceReport) -> str:
 
 
 class _Styles:
-    def __init__(self, font: str) -> None:
-        bold = font if font != "Helvetica" else "Helvetica-Bold"
+    def __init__(self, fonts: PdfFonts) -> None:
+        font, bold = fonts.regular, fonts.bold
         sheet = getSampleStyleSheet()
-        self.font, self.bold = font, bold
+        self.fonts, self.font, self.bold = fonts, font, bold
         self.title = ParagraphStyle("title", parent=sheet["Title"], fontName=bold)
         self.heading = ParagraphStyle(
             "heading", parent=sheet["Heading3"], fontName=bold, spaceBefore=8, spaceAfter=3
@@ -83,7 +84,11 @@ class _Styles:
             "note", parent=self.body, fontSize=8, leading=10, textColor=colors.dimgrey
         )
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8, leading=10)
-        self.code = ParagraphStyle("code", parent=self.cell, fontName="Courier", fontSize=7)
+        self.code = ParagraphStyle("code", parent=self.cell, fontName=fonts.mono, fontSize=7)
+
+    def text(self, value: object) -> str:
+        """Text we did not write, escaped, in a font that has its glyphs."""
+        return self.fonts.markup(value)
 
 
 def _table(
@@ -245,7 +250,7 @@ def _overdue(report: ComplianceReport, styles: _Styles) -> list[Flowable]:
                 [
                     target.kind,
                     Paragraph(str(target.id), styles.code),
-                    Paragraph(escape(target.licensee), styles.cell),
+                    Paragraph(styles.text(target.licensee), styles.cell),
                     _day(target.delivered_at),
                     _day(target.ack_due_at),
                     _day(target.flagged_at),
@@ -287,7 +292,8 @@ def _rules(report: ComplianceReport, styles: _Styles) -> list[Flowable]:
                 rule.purpose or _("every purpose"),
                 Paragraph(f"{rule.effective_from.isoformat()} –<br/>{escape(until)}", styles.cell),
                 Paragraph(
-                    f"<b>{escape(rule.citation)}</b><br/>{escape(rule.summary)}", styles.cell
+                    f"<b>{styles.text(rule.citation)}</b><br/>{styles.text(rule.summary)}",
+                    styles.cell,
                 ),
             ]
         )
@@ -320,7 +326,7 @@ def _chain(report: ComplianceReport, styles: _Styles) -> list[Flowable]:
             [_("Checkpoints checked"), f"{run.checkpoints_checked}"],
         ]
         if run.problems:
-            problems = escape(run.problems[:1500]).replace("\n", "<br/>")
+            problems = styles.text(run.problems[:1500]).replace("\n", "<br/>")
             rows.append([_("Problems"), Paragraph(problems, styles.cell)])
     checkpoint = report.checkpoint
     if checkpoint is None:
@@ -379,14 +385,14 @@ def _coverage(report: ComplianceReport, styles: _Styles) -> list[Flowable]:
             cells = ["–"] * len(purposes)
         else:
             release = Paragraph(
-                f"{escape(dataset.release)}<br/>{_day(dataset.release_as_of)}", styles.cell
+                f"{styles.text(dataset.release)}<br/>{_day(dataset.release_as_of)}", styles.cell
             )
             cells = [
                 f"{format_share(dataset.covered[p], dataset.recordings)}\n{dataset.covered[p]}"
                 for p in purposes
             ]
         rows.append(
-            [Paragraph(escape(dataset.slug), styles.cell), release, dataset.recordings, *cells]
+            [Paragraph(styles.text(dataset.slug), styles.cell), release, dataset.recordings, *cells]
         )
         for column, purpose in enumerate(purposes, start=3):
             if purpose in dataset.intended_purposes:
@@ -400,7 +406,8 @@ def compliance_report_pdf(report: ComplianceReport) -> bytes:
     """The report as an A4 PDF: six numbered sections, a footer with the period and the
     page number on every page. Written in the active language, in a font that has its
     glyphs (a CJK font for Japanese)."""
-    styles = _Styles(pdf_font(get_language() or settings.LANGUAGE_CODE))
+    language = pdf_language(get_language() or settings.LANGUAGE_CODE)
+    styles = _Styles(pdf_fonts(language))
     if report.jurisdiction:
         place = _("%(code)s and the jurisdictions under it (%(codes)s)") % {
             "code": report.jurisdiction,
@@ -414,12 +421,12 @@ def compliance_report_pdf(report: ComplianceReport) -> bytes:
             _("Period: %(period)s (UTC, both days included)") % {"period": period_label(report)},
             styles.body,
         ),
-        Paragraph(_("Jurisdiction: %(place)s") % {"place": escape(place)}, styles.body),
+        Paragraph(_("Jurisdiction: %(place)s") % {"place": styles.text(place)}, styles.body),
         Paragraph(
             _("Generated %(at)s by %(controller)s. Ids and counts only: no personal data.")
             % {
                 "at": _stamp(report.generated_at),
-                "controller": escape(settings.CONSENT_CONTROLLER["piiController"]),
+                "controller": styles.text(settings.CONSENT_CONTROLLER["piiController"]),
             },
             styles.note,
         ),
@@ -448,11 +455,10 @@ def compliance_report_pdf(report: ComplianceReport) -> bytes:
     SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"Compliance report {period_label(report)}",
-        author=settings.CONSENT_CONTROLLER["piiController"],
         leftMargin=15 * mm,
         rightMargin=15 * mm,
         topMargin=15 * mm,
         bottomMargin=18 * mm,
+        **pdf_document_options(fonts=styles.fonts, title=footer),
     ).build(story, onFirstPage=on_page, onLaterPages=on_page)
     return buffer.getvalue()

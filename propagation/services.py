@@ -493,6 +493,27 @@ def _taint_release(target: PropagationTarget) -> None:
     _send_after_commit(planning.extend_to_holders(propagation=propagation, release_id=release.pk))
 
 
+def is_partner_channel(target: PropagationTarget) -> bool:
+    """An audio target on another participant's channel: the call was not isolated at
+    source, so that channel carries the withdrawn or erased voice too (``planning``)."""
+    return (
+        target.kind == TargetKind.AUDIO
+        and target.track is not None
+        and target.track.speaker_id != target.propagation.speaker_id
+    )
+
+
+PARTNER_CHANNEL_REASON = (
+    "; the call was not isolated at source, so this other participant's channel "
+    "carries that voice too"
+)
+
+
+def _audio_reason(target: PropagationTarget) -> str:
+    reason = _reason(target.propagation)
+    return reason + PARTNER_CHANNEL_REASON if is_partner_channel(target) else reason
+
+
 def _delete_object(name: str) -> None:
     """Delete through the storage API, then prove the object is gone."""
     storage = audio_storage()
@@ -502,8 +523,9 @@ def _delete_object(name: str) -> None:
 
 
 def _delete_audio(target: PropagationTarget) -> None:
-    """Destroy the speaker's own channel and, when it is in our storage, the call's
-    mixed file (it holds this voice too); verify both are gone; tombstone them."""
+    """Destroy the target's channel (the speaker's own, or a partner's on a call not
+    isolated at source) and, when it is in our storage, the call's mixed file (it holds
+    this voice too); verify both are gone; tombstone them."""
     track = _need(target.track)
     recording = track.recording
     mixed = ""
@@ -525,7 +547,7 @@ def _delete_audio(target: PropagationTarget) -> None:
                 mixed_sha256=recording.audio_sha256 if mixed else "",
                 deleted_at=timezone.now(),
                 verified_absent=True,
-                reason=_reason(target.propagation),
+                reason=_audio_reason(target)[:200],
             )
         if locked.audio_name:
             locked.audio_name = ""

@@ -7,20 +7,29 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from propagation import services
+from registry.api.strict import DuplicateMembers, UnknownMembers, members_once
 from registry.errors import NotFound
 
 MAX_BODY = 4096
 
 
-def _problem(status: int, code: str, title: str, detail: str) -> JsonResponse:
+def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JsonResponse:
     return JsonResponse(
-        {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail},
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+            **extra,
+        },
         status=status,
         content_type="application/problem+json",
     )
@@ -51,9 +60,14 @@ def acknowledge_notice(request: HttpRequest, key: uuid.UUID) -> JsonResponse:
     if len(body) > MAX_BODY:
         return too_large
     try:
-        payload = json.loads(body or b"{}")
+        payload = json.loads(body or b"{}", object_pairs_hook=members_once)
+    except DuplicateMembers as exc:
+        return _problem(400, exc.code, "Bad Request", exc.detail, **exc.extensions())
     except (ValueError, UnicodeDecodeError, RecursionError):
         return _problem(400, "invalid_json", "Invalid JSON", "the body must be a JSON object")
+    if isinstance(payload, dict) and (others := sorted(set(payload) - {"token"})):
+        unknown = UnknownMembers(others)
+        return _problem(400, unknown.code, "Bad Request", unknown.detail, **unknown.extensions())
     token = payload.get("token") if isinstance(payload, dict) else None
     if not isinstance(token, str) or not token:
         return _problem(

@@ -26,6 +26,8 @@ from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from registry.forms import StrictForm
+
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 CODE_ERROR = "That authentication code is not right (or was already used). Try the next one."
 
@@ -90,7 +92,7 @@ class StaffLoginForm(AdminAuthenticationForm):
         return data
 
 
-class EnrolForm(forms.Form):
+class EnrolForm(StrictForm):
     otp_token = forms.CharField(label="Code from the app", max_length=8)
 
 

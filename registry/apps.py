@@ -7,6 +7,10 @@ class RegistryConfig(AppConfig):
     verbose_name = "Catalogue"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self) -> None:
+        # Registers the deploy check that every PDF font is installed.
+        from registry import pdf  # noqa: F401
+
 
 class RegistryAdminConfig(AdminConfig):
     """The admin with two-factor sign-in for every staff account."""

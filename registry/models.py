@@ -7,8 +7,9 @@ callers get a clear domain error instead of an IntegrityError.
 
 from __future__ import annotations
 
+import datetime
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
@@ -24,6 +25,10 @@ LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 SHA256_RE = r"^[0-9a-f]{64}$"
 # The product floor; jurisdiction rules may raise it, never lower it.
 MINIMUM_AGE_FLOOR = 18
+# A date of birth outside [1900-01-01, today] is a typing error or a probe, never a person.
+EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
+# No attestation can honestly state more than this many years.
+MAXIMUM_ATTESTED_AGE = 120
 MAX_CHANNELS = 16
 
 
@@ -54,6 +59,21 @@ RECORDING_FACTS = (
 )
 
 
+class BirthDateField(EncryptedDateField):
+    """A speaker's date of birth. Encrypted at rest, so no SQL check can read it: this
+    field refuses to write an implausible date (before 1900-01-01 or after today) from
+    any ORM path (services, admin, ``update()``, ``bulk_create``), where the services
+    would already have refused it with a domain error."""
+
+    def get_prep_value(self, value: Any) -> str | None:
+        date = self.to_python(value)
+        if date is not None and not (
+            EARLIEST_DATE_OF_BIRTH <= date <= datetime.datetime.now(datetime.UTC).date()
+        ):
+            raise ValueError(f"implausible date of birth {date.isoformat()}")
+        return super().get_prep_value(date)
+
+
 def _changed(columns: tuple[str, ...]) -> str:
     return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
 
@@ -72,7 +92,7 @@ class Speaker(models.Model):
         max_length=8, help_text="Where the speaker lives: ISO 3166 code, e.g. US-IL, DE, JP."
     )
     preferred_language = models.CharField(max_length=35, help_text="BCP 47 tag, e.g. en, ja.")
-    date_of_birth = EncryptedDateField(null=True, blank=True)
+    date_of_birth = BirthDateField(null=True, blank=True)
     age_verification_method = models.CharField(
         max_length=32,
         choices=AgeVerificationMethod.choices,
@@ -148,6 +168,14 @@ class Speaker(models.Model):
                     age_attested_minimum__isnull=False, age_attested_minimum__gte=MINIMUM_AGE_FLOOR
                 ),
                 name="speaker_attestation_states_adult_age",
+            ),
+            models.CheckConstraint(
+                condition=Q(age_attested_minimum__isnull=True)
+                | Q(
+                    age_attested_minimum__gte=MINIMUM_AGE_FLOOR,
+                    age_attested_minimum__lte=MAXIMUM_ATTESTED_AGE,
+                ),
+                name="speaker_attested_age_plausible",
             ),
         ]
         triggers = [

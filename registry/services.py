@@ -19,9 +19,11 @@ from django.utils import timezone
 from registry import pii
 from registry.errors import ChannelMismatch, DuplicateRecord, InvalidInput
 from registry.models import (
+    EARLIEST_DATE_OF_BIRTH,
     JURISDICTION_RE,
     LANGUAGE_RE,
     MAX_CHANNELS,
+    MAXIMUM_ATTESTED_AGE,
     MINIMUM_AGE_FLOOR,
     SHA256_RE,
     AgeVerificationMethod,
@@ -59,31 +61,115 @@ def _validate_email(email: str) -> None:
         raise InvalidInput("email is not a valid address", field="email") from exc
 
 
-def _validate_age(
+class BelowMinimumAge(InvalidInput):
+    code = "below_minimum_age"
+    status = 403
+
+
+class AgeNotVerified(InvalidInput):
+    code = "age_not_verified"
+    status = 403
+
+
+class AgeContradictsAttestation(InvalidInput):
+    code = "age_contradicts_attestation"
+
+
+class ImplausibleDateOfBirth(InvalidInput):
+    code = "date_of_birth_implausible"
+
+
+class AgeAlreadyVerified(InvalidInput):
+    code = "age_already_verified"
+    status = 409
+
+
+def check_date_of_birth(date_of_birth: datetime.date, *, today: datetime.date) -> None:
+    """A date of birth must be one a living person can have: from 1900-01-01 to today."""
+    if date_of_birth > today:
+        raise ImplausibleDateOfBirth("date_of_birth is in the future", field="date_of_birth")
+    if date_of_birth < EARLIEST_DATE_OF_BIRTH:
+        raise ImplausibleDateOfBirth(
+            f"date_of_birth is before {EARLIEST_DATE_OF_BIRTH.isoformat()}", field="date_of_birth"
+        )
+
+
+def check_age(
     *,
     method: str,
     date_of_birth: datetime.date | None,
     attested_minimum: int | None,
-    today: datetime.date,
+    min_age: int,
+    on: datetime.date,
 ) -> None:
+    """The one age gate, used by every door (registration, invitation answers, every
+    consent act): the speaker's age evidence must be coherent and show at least
+    ``min_age`` (never below the product floor of 18) on ``on``.
+
+    A date of birth given beside an attestation is never dropped: it must be plausible,
+    it must not contradict the attestation (a date showing fewer years than attested is
+    refused), and it decides the age, being the more precise of the two. An unverified
+    speaker cannot carry a date of birth: the date would be a verification in all but
+    name, so it must be sent with ``age_verification_method: date_of_birth``.
+    """
+    min_age = max(min_age, MINIMUM_AGE_FLOOR)
     if method not in AgeVerificationMethod.values:
-        raise InvalidInput(f"unknown age verification method {method!r}", field="age")
+        raise InvalidInput(
+            f"unknown age verification method {method!r}", field="age_verification_method"
+        )
+    if date_of_birth is not None:
+        check_date_of_birth(date_of_birth, today=on)
+    if method == AgeVerificationMethod.UNVERIFIED:
+        if date_of_birth is not None or attested_minimum is not None:
+            raise InvalidInput(
+                "a date of birth or an attested age needs an age_verification_method "
+                "(date_of_birth, document_check or platform_attestation), not unverified",
+                field="age_verification_method",
+            )
+        raise AgeNotVerified("the speaker's age has not been verified", field="age")
     if method == AgeVerificationMethod.DATE_OF_BIRTH:
         if date_of_birth is None:
             raise InvalidInput("date_of_birth is required for this method", field="date_of_birth")
-        if date_of_birth > today:
-            raise InvalidInput("date_of_birth is in the future", field="date_of_birth")
-        if age_on(date_of_birth, today) < MINIMUM_AGE_FLOOR:
+        if attested_minimum is not None:
             raise InvalidInput(
-                f"speakers must be at least {MINIMUM_AGE_FLOOR} years old", field="date_of_birth"
+                "age_attested_minimum belongs to an attestation or a document check, "
+                "not to a self-declared date of birth",
+                field="age_attested_minimum",
             )
-    elif method != AgeVerificationMethod.UNVERIFIED and (
-        attested_minimum is None or attested_minimum < MINIMUM_AGE_FLOOR
-    ):
+    elif attested_minimum is None or attested_minimum < MINIMUM_AGE_FLOOR:
         raise InvalidInput(
             f"an age attestation must state at least {MINIMUM_AGE_FLOOR} years",
             field="age_attested_minimum",
         )
+    elif attested_minimum > MAXIMUM_ATTESTED_AGE:
+        raise InvalidInput(
+            f"an age attestation cannot state more than {MAXIMUM_ATTESTED_AGE} years",
+            field="age_attested_minimum",
+        )
+    age = age_on(date_of_birth, on) if date_of_birth is not None else attested_minimum
+    assert age is not None  # noqa: S101 - one of the two is known past the checks above
+    if age < min_age:
+        raise BelowMinimumAge(f"speakers must be at least {min_age} years old", field="age")
+    if date_of_birth is not None and attested_minimum is not None and age < attested_minimum:
+        raise AgeContradictsAttestation(
+            f"the date of birth gives {age} years, fewer than the {attested_minimum} attested",
+            field="date_of_birth",
+        )
+
+
+def check_speaker_age(*, speaker: Speaker, min_age: int, on: datetime.date) -> None:
+    """``check_age`` on a stored speaker (every consent act asks this)."""
+    if speaker.age_verification_method == AgeVerificationMethod.UNVERIFIED:
+        # Whatever else the row holds (rows written before this gate could keep a date
+        # of birth beside "unverified"), nothing verified the age.
+        raise AgeNotVerified("the speaker's age has not been verified", field="age")
+    check_age(
+        method=speaker.age_verification_method,
+        date_of_birth=speaker.date_of_birth,
+        attested_minimum=speaker.age_attested_minimum,
+        min_age=min_age,
+        on=on,
+    )
 
 
 def register_speaker(
@@ -109,12 +195,18 @@ def register_speaker(
         _validate_email(email)
         blind_index = pii.email_blind_index(email)
     now = timezone.now()
-    _validate_age(
-        method=age_verification_method,
-        date_of_birth=date_of_birth,
-        attested_minimum=age_attested_minimum,
-        today=now.date(),
-    )
+    if age_verification_method != AgeVerificationMethod.UNVERIFIED or (
+        date_of_birth is not None or age_attested_minimum is not None
+    ):
+        # Registration checks the product floor; each consent act checks the rules of
+        # its purpose and place (consent.services.checks) through the same function.
+        check_age(
+            method=age_verification_method,
+            date_of_birth=date_of_birth,
+            attested_minimum=age_attested_minimum,
+            min_age=MINIMUM_AGE_FLOOR,
+            on=now.date(),
+        )
     duplicate = DuplicateRecord("a speaker with this email already exists", field="email")
     try:
         # Not durable: the collection API stores an Idempotency-Key answer with it.
@@ -130,9 +222,7 @@ def register_speaker(
                 preferred_language=preferred_language,
                 date_of_birth=date_of_birth,
                 age_verification_method=age_verification_method,
-                age_attested_minimum=age_attested_minimum
-                if age_verification_method != AgeVerificationMethod.DATE_OF_BIRTH
-                else None,
+                age_attested_minimum=age_attested_minimum,
                 age_verified_at=None
                 if age_verification_method == AgeVerificationMethod.UNVERIFIED
                 else now,
@@ -144,16 +234,6 @@ def register_speaker(
         raise
 
 
-class BelowMinimumAge(InvalidInput):
-    code = "below_minimum_age"
-    status = 403
-
-
-class AgeAlreadyVerified(InvalidInput):
-    code = "age_already_verified"
-    status = 409
-
-
 def verify_speaker_age(*, speaker: Speaker, date_of_birth: datetime.date, min_age: int) -> Speaker:
     """Record the speaker's own date of birth as their age verification.
 
@@ -162,16 +242,13 @@ def verify_speaker_age(*, speaker: Speaker, date_of_birth: datetime.date, min_ag
     date of birth of a refused person is not stored. Refuses a speaker already verified:
     a self-declared date must never replace a document check or an attestation.
     """
-    today = timezone.now().date()
-    if date_of_birth > today:
-        raise InvalidInput("date_of_birth is in the future", field="date_of_birth")
-    if date_of_birth.year < 1900:
-        raise InvalidInput("date_of_birth is not plausible", field="date_of_birth")
-    min_age = max(min_age, MINIMUM_AGE_FLOOR)
-    if age_on(date_of_birth, today) < min_age:
-        raise BelowMinimumAge(
-            f"participants must be at least {min_age} years old", field="date_of_birth"
-        )
+    check_age(
+        method=AgeVerificationMethod.DATE_OF_BIRTH,
+        date_of_birth=date_of_birth,
+        attested_minimum=None,
+        min_age=min_age,
+        on=timezone.now().date(),
+    )
     with transaction.atomic(durable=True):
         speaker = Speaker.objects.select_for_update(no_key=True).get(pk=speaker.pk)
         if speaker.erased_at is not None:

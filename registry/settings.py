@@ -68,8 +68,13 @@ CONSENT_CONTROLLER = {
     "email": env.str("CONSENT_CONTROLLER_EMAIL", default="privacy@registry.example"),
     "phone": env.str("CONSENT_CONTROLLER_PHONE", default="+1 555 0100"),
 }
-# A TrueType font with Japanese glyphs to embed in PDFs (e.g. Debian's fonts-ipafont-gothic).
-PDF_CJK_FONT_PATH = env.str("PDF_CJK_FONT_PATH", default="")
+# TrueType fonts embedded (subset) in every PDF people read; registry/pdf.py refuses to
+# render without them. Japanese and Latin: IPAGothic (Debian: fonts-ipafont-gothic).
+PDF_CJK_FONT_PATH = env.str(
+    "PDF_CJK_FONT_PATH", default="/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
+)
+# Latin, Greek, Cyrillic: DejaVu Sans, Sans Bold and Sans Mono (Debian: fonts-dejavu-core).
+PDF_LATIN_FONT_DIR = env.str("PDF_LATIN_FONT_DIR", default="/usr/share/fonts/truetype/dejavu")
 CONSENT_POLICY_URL = env.str("CONSENT_POLICY_URL", default="https://registry.example/privacy")
 
 
@@ -215,8 +220,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("ja", "日本語")]
+# Each name in its own language: the switcher is read by people who do not read the
+# current one. A speaker is offered the subset their jurisdiction has notices in
+# (speakers.selectors.speaker_languages); every one needs a complete catalog.
+LANGUAGES = [("en", "English"), ("ja", "日本語"), ("de", "Deutsch"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's choice (Django's set_language) and the portal's sign-in share one cookie.
+LANGUAGE_COOKIE_AGE = 365 * 86400
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -470,7 +482,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Voice consent registry API",
     "DESCRIPTION": "Licensed datasets, eligibility, manifests and withdrawals for dataset "
     "builders; consent capture and ingestion for the collection platform. Errors are "
-    "RFC 9457 application/problem+json with a stable `code`.",
+    "RFC 9457 application/problem+json with a stable `code`. Request bodies are strict: a "
+    "member an operation does not declare (answer-only ones such as `id` included) is "
+    "refused with 400 `unknown_members`, and a member named twice in one object with 400 "
+    "`duplicate_members`; both name the members (`members`, by path) and change nothing.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

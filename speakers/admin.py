@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from registry.admin import ReadOnlyAdmin, SpeakerAdmin
 from registry.errors import RegistryError
+from registry.forms import StrictForm
 from registry.models import Speaker
 from speakers.compliance_file import REASON_MIN_LENGTH, reveal_contact, speaker_file
 from speakers.models import LinkIssuer, SignInLink
@@ -25,7 +26,7 @@ from speakers.services import issue_sign_in_link
 admin.site.unregister(Speaker)
 
 
-class RevealContactForm(forms.Form):
+class RevealContactForm(StrictForm):
     reason = forms.CharField(
         label="Why do you need the contact details?",
         min_length=REASON_MIN_LENGTH,

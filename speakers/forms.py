@@ -1,4 +1,7 @@
-"""HTML forms of the speaker portal. Shape only: the rules live in the services."""
+"""HTML forms of the speaker portal. Shape only: the rules live in the services.
+
+Every form a POST binds is a ``StrictForm``: a field it does not have, or one of its
+fields sent twice, makes it invalid with a message, so nothing is written."""
 
 from __future__ import annotations
 
@@ -10,12 +13,15 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.forms import StrictForm
 
-class EmailLinkForm(forms.Form):
+
+class EmailLinkForm(StrictForm):
     email = forms.EmailField(label=_("Email address"), max_length=254)
 
 
-class PasswordSignInForm(forms.Form):
+class PasswordSignInForm(StrictForm):
+    accepted_names = frozenset({"next"})  # where to go once signed in (sign_in.html)
     email = forms.EmailField(label=_("Email address"), max_length=254)
     password = forms.CharField(
         label=_("Password"), strip=False, max_length=256, widget=forms.PasswordInput
@@ -30,7 +36,7 @@ NOTICE_ERRORS = {
 }
 
 
-class GiveConsentForm(forms.Form):
+class GiveConsentForm(StrictForm):
     notice = forms.UUIDField(widget=forms.HiddenInput, error_messages=NOTICE_ERRORS)
     signed_name = forms.CharField(
         label=_("Type your full name to sign"), required=False, max_length=200
@@ -46,11 +52,11 @@ class GiveConsentForm(forms.Form):
             self.fields["signed_name"].widget.attrs["autocomplete"] = "name"
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(StrictForm):
     """A POST with a CSRF token and nothing else: one confirming click."""
 
 
-class DateOfBirthForm(forms.Form):
+class DateOfBirthForm(StrictForm):
     date_of_birth = forms.DateField(
         label=_("Your date of birth"),
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
@@ -64,7 +70,7 @@ class DateOfBirthForm(forms.Form):
         return value
 
 
-class NewPasswordForm(forms.Form):
+class NewPasswordForm(StrictForm):
     password1 = forms.CharField(
         label=_("New password"),
         strip=False,
@@ -85,14 +91,14 @@ class NewPasswordForm(forms.Form):
         return data
 
 
-class ErasureForm(forms.Form):
+class ErasureForm(StrictForm):
     understood = forms.BooleanField(
         label=_("I understand that every consent I gave will be withdrawn and my data erased."),
         required=True,
     )
 
 
-class VerifyReceiptForm(forms.Form):
+class VerifyReceiptForm(StrictForm):
     receipt = forms.CharField(
         label=_("Signed receipt (JSON)"),
         max_length=100_000,
@@ -122,6 +128,9 @@ class VerifyReceiptForm(forms.Form):
 
 
 class PeriodForm(forms.Form):
+    """The statement period of a read (GET): a filter, not a write, so not strict (a
+    link may carry other query parameters, which change nothing)."""
+
     month = forms.RegexField(
         label=_("Month"), regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False, max_length=7
     )

@@ -10,13 +10,20 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from compensation.models import LedgerEntry
 from compensation.selectors import balances, earned_hours
-from consent.eligibility import Usability, recording_usability
+from consent.eligibility import (
+    LatestFact,
+    ParticipantVerdict,
+    Usability,
+    explain_eligibility,
+    recording_usability,
+)
 from consent.errors import ConsentError
 from consent.models import (
     VALID_STATES,
@@ -28,13 +35,16 @@ from consent.models import (
     ErasureRequest,
     ErasureStatus,
     EvidenceMethod,
+    NoticeStatus,
     OutboxKind,
     Purpose,
 )
-from consent.rules import Requirements, requirements_for
+from consent.rules import Requirements, jurisdiction_chain, requirements_for
 from consent.selectors import current_notice, needs_reconsent
+from consent.services.biometrics import VoiceprintDestruction, voiceprint_destruction
 from datasetcards.models import ReleaseItem
 from datasetcards.selectors import PUBLISHED
+from propagation.models import PropagationTarget, TargetKind
 from propagation.selectors import Progress, progress_by_outbox
 from registry.errors import NotFound
 from registry.models import Recording, Speaker, Track
@@ -58,6 +68,63 @@ def notice_to_serve(*, speaker: Speaker, purpose: str, language: str) -> Consent
         return current_notice(speaker=speaker, purpose=purpose, language=language)
     except ConsentError:
         return current_notice(speaker=speaker, purpose=purpose)
+
+
+def speaker_languages(*, speaker: Speaker) -> list[str]:
+    """The languages the speaker may use the portal, invitation pages, emails, receipts
+    and statements in: those of ``settings.LANGUAGES`` in which the notices in force for
+    their jurisdiction chain cover every purpose asked there, so a page in an offered
+    language always has its notice in that language too. Never empty."""
+    try:
+        chain = jurisdiction_chain(speaker.jurisdiction)
+    except ConsentError:
+        return [settings.LANGUAGE_CODE]
+    by_purpose: dict[str, set[str]] = {}
+    for purpose, language in (
+        ConsentNotice.objects.filter(jurisdiction_id__in=chain, status=NoticeStatus.ACTIVE)
+        .values_list("purpose", "language")
+        .distinct()
+    ):
+        by_purpose.setdefault(purpose, set()).add(language)
+    offered = [
+        code
+        for code, _name in settings.LANGUAGES
+        if all(code in languages for languages in by_purpose.values())
+    ]
+    return offered or [settings.LANGUAGE_CODE]
+
+
+def _offered(language: str | None, offered: list[str]) -> str | None:
+    base = (language or "").split("-")[0].lower()
+    return base if base in offered else None
+
+
+def portal_language(*, speaker: Speaker, chosen: str | None = None) -> str:
+    """The language the portal (and what it sends: emails, receipts, statements) speaks
+    to the speaker: the one they chose with the switcher, else their preferred language,
+    else the default, each only when offered to them (``speaker_languages``). The
+    browser's language is never used: the speaker told us theirs."""
+    offered = speaker_languages(speaker=speaker)
+    return (
+        _offered(chosen, offered)
+        or _offered(speaker.preferred_language, offered)
+        or _offered(settings.LANGUAGE_CODE, offered)
+        or offered[0]
+    )
+
+
+def invitation_language(*, speaker: Speaker, session_language: str, chosen: str | None) -> str:
+    """The language of an invitation page: the one the invitee chose with the switcher,
+    else the session's (the call's language, which the operator names per invitee),
+    else the invitee's own, each only when offered to them; never the browser's."""
+    offered = speaker_languages(speaker=speaker)
+    return (
+        _offered(chosen, offered)
+        or _offered(session_language, offered)
+        or _offered(speaker.preferred_language, offered)
+        or _offered(settings.LANGUAGE_CODE, offered)
+        or offered[0]
+    )
 
 
 def evidence_method_for(purpose: str, requirements: Requirements) -> str | None:
@@ -84,6 +151,8 @@ class ConsentCard:
     # A domain error code (``wording.ERROR_MESSAGE`` says it in the reader's language).
     unavailable_code: str = ""
     erasure_pending: bool = False
+    # Biometric only: the voiceprints a withdrawal now would destroy, and by when.
+    voiceprints: VoiceprintDestruction | None = None
 
     @property
     def in_force(self) -> bool:
@@ -137,6 +206,8 @@ def consent_card(*, speaker: Speaker, purpose: str, language: str) -> ConsentCar
     card.erasure_pending = erasure_pending(speaker=speaker)
     scopes = list(Consent.objects.filter(speaker=speaker, purpose=purpose).select_related("notice"))
     card.consent = next((c for c in scopes if c.session_id is None), None)
+    if purpose == Purpose.BIOMETRIC:
+        card.voiceprints = voiceprint_destruction(speaker=speaker, withdrawn_at=at)
     card.per_call_in_force = sum(1 for c in scopes if c.session_id and c.in_force_at(at))
     if card.consent is not None:
         card.needs_reconsent = needs_reconsent(card.consent)
@@ -186,6 +257,16 @@ class ReleaseMention:
     status: str
 
 
+@dataclass(frozen=True)
+class CallRemoval:
+    """The speaker's channel of a call was destroyed for another participant's act: the
+    call was not isolated at source, so it carried their voice too. Names no one."""
+
+    cause: str  # OutboxKind: erasure (right to erasure) or withdrawal (of recording)
+    requested_at: datetime.datetime  # when the other participant acted
+    removed_at: datetime.datetime | None  # when the channel was destroyed (None: pending)
+
+
 @dataclass
 class RecordingRow:
     recording: Recording
@@ -193,6 +274,10 @@ class RecordingRow:
     participants: int
     usability: dict[str, Usability] = field(default_factory=dict)
     releases: list[ReleaseMention] = field(default_factory=list)
+    removal: CallRemoval | None = None
+    # Only on the recording's own page (``get_recording_for_speaker``): per purpose it
+    # may not be used for, whose consent blocks it and why.
+    blockers: dict[str, list[Blocker]] = field(default_factory=dict)
 
     @property
     def others(self) -> list[int]:
@@ -211,6 +296,7 @@ def speaker_recordings(*, speaker: Speaker) -> list[RecordingRow]:
     ids = [t.recording_id for t in tracks]
     usability = recording_usability(speaker_id=speaker.pk, recording_ids=ids)
     releases = releases_of(ids)
+    removals = removals_by_others(speaker=speaker, recording_ids=ids)
     return [
         RecordingRow(
             recording=t.recording,
@@ -218,9 +304,36 @@ def speaker_recordings(*, speaker: Speaker) -> list[RecordingRow]:
             participants=t.participants,
             usability=usability.get(t.recording_id, {}),
             releases=releases.get(t.recording_id, []),
+            removal=removals.get(t.recording_id),
         )
         for t in tracks
     ]
+
+
+def removals_by_others(*, speaker: Speaker, recording_ids: list[int]) -> dict[int, CallRemoval]:
+    """The calls whose channel of this speaker another participant's erasure (or
+    withdrawal of recording consent) destroys: partner-channel audio targets on the
+    speaker's own tracks (``propagation.planning``). The first such act per call; one
+    query. The ledger is not touched: what the speaker earned for the call stays."""
+    rows = (
+        PropagationTarget.objects.filter(
+            kind=TargetKind.AUDIO,
+            track__speaker=speaker,
+            track__recording_id__in=recording_ids,
+        )
+        .exclude(propagation__speaker=speaker)
+        .values_list(
+            "track__recording_id",
+            "propagation__kind",
+            "propagation__effective_at",
+            "track__tombstone__deleted_at",
+        )
+        .order_by("propagation__effective_at", "pk")
+    )
+    found: dict[int, CallRemoval] = {}
+    for recording_id, cause, requested_at, removed_at in rows:
+        found.setdefault(recording_id, CallRemoval(cause, requested_at, removed_at))
+    return found
 
 
 def releases_of(recording_ids: list[int]) -> dict[int, list[ReleaseMention]]:
@@ -248,7 +361,7 @@ def get_recording_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> Rec
     )
     if track is None:
         raise NotFound("no such recording")
-    return RecordingRow(
+    row = RecordingRow(
         recording=track.recording,
         channel=track.channel,
         participants=track.participants,
@@ -256,7 +369,68 @@ def get_recording_for_speaker(*, speaker: Speaker, public_id: UUID | str) -> Rec
             track.recording_id
         ],
         releases=releases_of([track.recording_id]).get(track.recording_id, []),
+        removal=removals_by_others(speaker=speaker, recording_ids=[track.recording_id]).get(
+            track.recording_id
+        ),
     )
+    row.blockers = why_not_usable(speaker=speaker, row=row)
+    return row
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why one participant's consent does not cover a purpose for a call: their most
+    recent fact (``consent.eligibility.latest_fact``, the rule every reason text uses).
+    Another participant's fact is told only when it is an erasure (the call leaves for
+    it); their other choices stay theirs ("does not cover it")."""
+
+    position: int  # 1-based place in the call
+    own: bool
+    purpose: str  # the consent the fact is about (recording, or the purpose asked)
+    # erasure | withdrawn | refused | expired | requested | none | after_call | not_covered
+    fact: str
+    on: datetime.date | None = None
+
+
+def _blocker(
+    verdict: ParticipantVerdict, fact: LatestFact | None, *, purpose: str, own: bool
+) -> Blocker:
+    position = verdict.channel + 1
+    if fact is not None and fact.erasure_requested_at is not None:
+        return Blocker(position, own, purpose, "erasure", fact.erasure_requested_at.date())
+    if not own:
+        return Blocker(position, own, purpose, "not_covered")
+    consent = fact.consent if fact is not None else None
+    if consent is None:
+        return Blocker(position, own, purpose, "none")
+    if consent.state in VALID_STATES:
+        if consent.expires_at is not None and consent.expires_at <= timezone.now():
+            return Blocker(position, own, purpose, "expired", consent.expires_at.date())
+        if purpose == Purpose.RECORDING and consent.given_at is not None:
+            return Blocker(position, own, purpose, "after_call", consent.given_at.date())
+        return Blocker(position, own, purpose, "none")
+    return Blocker(position, own, purpose, consent.state, consent.state_since.date())
+
+
+def why_not_usable(*, speaker: Speaker, row: RecordingRow) -> dict[str, list[Blocker]]:
+    """For each purpose the call may not be used for: whose consent blocks it and their
+    latest fact (the speaker's own in full; another's only if it is an erasure)."""
+    found: dict[str, list[Blocker]] = {}
+    for purpose, usability in row.usability.items():
+        if usability.eligible:
+            continue
+        explanation = explain_eligibility(row.recording, purpose)
+        blockers: list[Blocker] = []
+        for verdict in explanation.participants:
+            own = verdict.channel == row.channel
+            if not verdict.recording_consent_ok:
+                blockers.append(
+                    _blocker(verdict, verdict.recording_fact, purpose=Purpose.RECORDING, own=own)
+                )
+            elif not verdict.purpose_ok:
+                blockers.append(_blocker(verdict, verdict.purpose_fact, purpose=purpose, own=own))
+        found[purpose] = blockers
+    return found
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from registry import pii
 from registry.errors import InvalidInput, RegistryError
 from registry.models import Speaker
 from speakers.models import LinkIssuer, SignInLink, SpeakerAccount
+from speakers.selectors import portal_language, speaker_languages
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +106,7 @@ def email_sign_in_link(*, email_digest: str) -> SignInLink | None:
     if speaker is None or not speaker.email:
         return None
     issued = issue_sign_in_link(speaker=speaker, issued_by=LinkIssuer.SPEAKER)
-    language = speaker.preferred_language.split("-")[0]
-    if language not in dict(settings.LANGUAGES):
-        language = settings.LANGUAGE_CODE
-    with translation.override(language):
+    with translation.override(portal_language(speaker=speaker)):
         context = {"url": issued.url, "minutes": settings.SIGN_IN_LINK_MINUTES}
         send_mail(
             subject=render_to_string("speakers/email/sign_in_subject.txt", context).strip(),
@@ -143,6 +141,26 @@ def redeem_sign_in_link(*, token: str) -> Redeemed:
             raise SignInLinkInvalid("this sign-in link is not valid, already used or expired")
         link = SignInLink.objects.select_related("speaker").get(token_digest=_digest(token))
         return Redeemed(account=ensure_account(speaker=link.speaker), link=link)
+
+
+def set_preferred_language(*, speaker: Speaker, language: str) -> Speaker:
+    """Make ``language`` the speaker's own (chosen with the portal's switcher): emails
+    and the next sign-in follow it, and the "notice in the speaker's language" rule
+    reads it. Only a language offered to the speaker (``speaker_languages``) is
+    accepted; a regional tag (de-AT) the choice agrees with is kept."""
+    if language not in speaker_languages(speaker=speaker):
+        raise InvalidInput(
+            f"{language!r} is not offered in {speaker.jurisdiction}", field="language"
+        )
+    with transaction.atomic(durable=True):
+        locked = Speaker.objects.select_for_update(no_key=True).get(pk=speaker.pk)
+        if locked.erased_at is not None:
+            raise InvalidInput("this speaker's data was erased", field="speaker")
+        if locked.preferred_language.split("-")[0] != language:
+            locked.preferred_language = language
+            locked.save(update_fields=["preferred_language"])
+    speaker.preferred_language = locked.preferred_language
+    return locked
 
 
 def set_speaker_password(*, account: SpeakerAccount, password: str) -> None:

@@ -24,6 +24,7 @@ urlpatterns = [
     path("me/data/export.json", views.data_export, name="data-export"),
     path("me/data/erasure/", views.erasure, name="erasure"),
     path("me/password/", views.password, name="password"),
+    path("language/", views.choose_language, name="language"),
     path("invite/<str:token>/", views.invitation, name="invitation"),
     path("invite/<str:token>/age/", views.invitation_age, name="invitation-age"),
     path(

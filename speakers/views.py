@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Literal, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,6 +31,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
@@ -38,10 +39,12 @@ from django_ratelimit.core import is_ratelimited
 from compensation.selectors import statement
 from compensation.statements import statement_csv, statement_pdf
 from consent import services as consent_services
+from consent.errors import InvitationClosed
 from consent.models import ActorKind, ConsentNotice, EvidenceMethod, Purpose
 from consent.receipts import receipt_pdf, signed_receipt, verify_receipt
 from consent.selectors import session_clearance
 from consent.services import Actor, Evidence
+from consent.services.checks import UI_LANGUAGE
 from registry import pii
 from registry.errors import NotFound, RegistryError
 from registry.models import Speaker
@@ -49,6 +52,7 @@ from speakers import forms, selectors, services, wording
 from speakers.models import LinkIssuer
 
 ViewFunc = Callable[..., HttpResponseBase]
+SameSite = Literal["Lax", "Strict", "None"] | None
 
 
 def _posted(request: HttpRequest) -> Any:
@@ -58,7 +62,21 @@ def _posted(request: HttpRequest) -> Any:
 
 
 def _ui_language() -> str:
+    """The language this response is in: the portal and the invitation page activate
+    one offered to the speaker (``_speak``) before anything is read or recorded."""
     return translation.get_language() or settings.LANGUAGE_CODE
+
+
+def _chosen_language(request: HttpRequest) -> str | None:
+    """The language picked with the switcher (Django's cookie), not the browser's."""
+    return request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+
+
+def _speak(request: HttpRequest, speaker: Speaker, language: str) -> None:
+    """Answer in ``language``; the layout's switcher offers the speaker's languages."""
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    request.offered_languages = selectors.speaker_languages(speaker=speaker)  # type: ignore[attr-defined]
 
 
 def _evidence(request: HttpRequest, method: str, signed_name: str = "") -> Evidence:
@@ -67,7 +85,7 @@ def _evidence(request: HttpRequest, method: str, signed_name: str = "") -> Evide
         signed_name=signed_name,
         ip_address=request.META.get("REMOTE_ADDR", ""),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
-        extra={"ui_language": _ui_language()},
+        extra={UI_LANGUAGE: _ui_language()},
     )
 
 
@@ -80,6 +98,11 @@ def speaker_required(view: ViewFunc) -> ViewFunc:
         if speaker is None:
             return redirect(f"{reverse('speakers:sign-in')}?next={request.path}")
         request.speaker = speaker  # type: ignore[attr-defined]
+        _speak(
+            request,
+            speaker,
+            selectors.portal_language(speaker=speaker, chosen=_chosen_language(request)),
+        )
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:
@@ -141,16 +164,45 @@ def _start_session(request: HttpRequest, account: Any) -> None:
 
 
 def _language_redirect(response: HttpResponse, speaker: Speaker) -> HttpResponse:
-    language = speaker.preferred_language.split("-")[0]
-    if language in dict(settings.LANGUAGES):
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-            max_age=365 * 86400,
-        )
+    """Open the portal in the speaker's own language, whatever the browser (or the last
+    person on this computer) chose: the cookie is the switcher's, so it is reset here."""
+    _set_language_cookie(response, selectors.portal_language(speaker=speaker))
     return response
+
+
+def _set_language_cookie(response: HttpResponseBase, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=cast(SameSite, settings.LANGUAGE_COOKIE_SAMESITE),
+    )
+
+
+@require_POST
+def choose_language(request: HttpRequest) -> HttpResponseBase:
+    """The language switcher. Django's ``set_language`` sets the cookie and checks the
+    return address; a signed-in speaker's choice also becomes their preferred language
+    (emails and the next sign-in follow it), and only a language offered to them is
+    accepted."""
+    speaker = selectors.speaker_of(request.user)
+    if speaker is None:
+        return i18n.set_language(request)
+    try:
+        services.set_preferred_language(speaker=speaker, language=request.POST.get("language", ""))
+    except RegistryError:
+        _speak(
+            request,
+            speaker,
+            selectors.portal_language(speaker=speaker, chosen=_chosen_language(request)),
+        )
+        messages.error(request, _("This language is not offered where you live."))
+        return redirect(_safe_next(request))
+    return i18n.set_language(request)
 
 
 # --- Sign-in -------------------------------------------------------------------------
@@ -217,6 +269,10 @@ def redeem_link(request: HttpRequest, token: str) -> HttpResponse:
         increment=True,
     ):
         return rate_limited(request, Exception())
+    form = forms.ConfirmForm(request.POST)
+    if not form.is_valid():
+        # A forged or tampered POST: the link is kept for the real button.
+        return render(request, "speakers/redeem_link.html", {"form": form}, status=400)
     try:
         redeemed = services.redeem_sign_in_link(token=token)
     except RegistryError as exc:
@@ -337,7 +393,8 @@ def withdraw(request: HttpRequest, purpose: str) -> HttpResponse:
     card = selectors.consent_card(
         speaker=speaker, purpose=_purpose_or_404(purpose), language=_ui_language()
     )
-    if request.method == "POST":
+    form = forms.ConfirmForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
         if not card.can_withdraw:
             messages.info(request, _("This consent is not in force: there is nothing to withdraw."))
             return redirect("speakers:dashboard")
@@ -359,15 +416,20 @@ def withdraw(request: HttpRequest, purpose: str) -> HttpResponse:
                 )
                 % {"purpose": wording.PURPOSE_TITLE[purpose]},
             )
+            if card.voiceprints and card.voiceprints.destroyed_by:
+                # The confirmation repeats what the withdraw page promised, with the deadline
+                # the withdrawal's plan keeps (consent.services.biometrics).
+                messages.success(request, wording.voiceprint_destruction(card.voiceprints))
         return redirect("speakers:dashboard")
     return render(
         request,
         "speakers/withdraw.html",
         {
             "card": card,
-            "form": forms.ConfirmForm(),
+            "form": form,
             "consequences": wording.WITHDRAWAL_CONSEQUENCES,
         },
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -591,6 +653,14 @@ def invitation_required(view: ViewFunc) -> ViewFunc:
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             participant = consent_services.participant_from_invitation(token)
+        except InvitationClosed as exc:
+            # Closed for good (under age, erased): no form, no button, only the reason.
+            return render(
+                request,
+                "speakers/invitation_closed.html",
+                {"reason": exc.reason, "error": wording.error_message(exc)},
+                status=exc.status,
+            )
         except RegistryError as exc:
             return render(
                 request,
@@ -598,6 +668,17 @@ def invitation_required(view: ViewFunc) -> ViewFunc:
                 {"error": wording.error_message(exc)},
                 status=exc.status if exc.status in (403, 404, 409) else 403,
             )
+        _speak(
+            request,
+            participant.speaker,
+            selectors.invitation_language(
+                speaker=participant.speaker,
+                session_language=participant.session.language,
+                chosen=_chosen_language(request),
+            ),
+        )
+        # The switcher returns to the page itself, not to a form's POST-only address.
+        request.language_next = reverse("speakers:invitation", args=[token])  # type: ignore[attr-defined]
         return view(request, token, participant, *args, **kwargs)
 
     return never_cache(wrapped)
@@ -644,6 +725,7 @@ def _invitation_page(
             "clearance": clearance,
             "own": own,
             "cleared": bool(clearance) and all(p.consented for p in clearance),
+            "blocked": any(p.blocked for p in clearance),
             "age_verified": speaker.age_verification_method != "unverified",
             "age_form": age_form or forms.DateOfBirthForm(),
             "recording_card": recording,
@@ -677,6 +759,11 @@ def invitation_withdraw(
     """Withdraw one purpose for this call, from the same page and in one click, just as
     it was given (standing consents are withdrawn from the dashboard)."""
     purpose = _purpose_or_404(purpose)
+    confirm = forms.ConfirmForm(request.POST)
+    if not confirm.is_valid():
+        for error in confirm.non_field_errors():
+            messages.error(request, str(error))
+        return _invitation_page(request, token, participant, status=400)
     if purpose not in _given_for_call(participant):
         messages.info(request, _("This consent is not in force: there is nothing to withdraw."))
         return redirect("speakers:invitation", token=token)
@@ -699,19 +786,34 @@ def invitation_withdraw(
     return redirect("speakers:invitation", token=token)
 
 
+# Age answers per invitation link: enough for a typing error, too few to probe for
+# the date that passes.
+INVITATION_AGE_RATE = "5/h"
+
+
 @invitation_required
 @require_POST
 def invitation_age(request: HttpRequest, token: str, participant: Any) -> HttpResponse:
+    if is_ratelimited(
+        request,
+        group="speakers.invitation-age",
+        key=lambda group, req: str(participant.public_id),
+        rate=INVITATION_AGE_RATE,
+        increment=True,
+    ):
+        return render(request, "speakers/invitation_rate_limited.html", status=429)
     form = forms.DateOfBirthForm(request.POST)
     if form.is_valid():
         try:
             consent_services.verify_participant_age(
-                participant=participant, date_of_birth=form.cleaned_data["date_of_birth"]
+                participant=participant,
+                date_of_birth=form.cleaned_data["date_of_birth"],
+                evidence=_evidence(request, EvidenceMethod.WEB_FORM),
             )
         except RegistryError as exc:
             if exc.code == "age_already_verified":
                 return redirect("speakers:invitation", token=token)
-            if exc.code == "below_minimum_age":
+            if exc.code in ("below_minimum_age", "under_age_on_record"):
                 return render(
                     request,
                     "speakers/invitation_refused.html",

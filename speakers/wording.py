@@ -5,10 +5,13 @@ translated sentence for the error's ``code`` instead."""
 
 from __future__ import annotations
 
+from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from consent.models import ConsentAction, ConsentState, Purpose
+from consent.services.biometrics import VoiceprintDestruction
 from registry.errors import RegistryError
 
 PURPOSE_TITLE: dict[str, Promise] = {
@@ -63,6 +66,10 @@ ERROR_MESSAGE: dict[str, Promise] = {
         "The notice changed while you were reading it. Please read the new version."
     ),
     "notice_unavailable": _("This consent cannot be asked online in your language yet."),
+    "notice_wrong_purpose": _(
+        "This notice is about another consent than the one you were giving. Nothing was "
+        "recorded: please give this consent from its own page."
+    ),
     "notice_wrong_language": _("The law where you live requires the notice in your language."),
     "age_not_verified": _("Please confirm your age first."),
     "below_minimum_age": _(
@@ -86,9 +93,36 @@ ERROR_MESSAGE: dict[str, Promise] = {
         "You asked us to erase your data, so nothing new can be given or recorded."
     ),
     "age_already_verified": _("Your age is already confirmed."),
+    "date_of_birth_implausible": _(
+        "Please enter your real date of birth: it cannot be in the future or before 1900."
+    ),
+    "age_contradicts_attestation": _(
+        "This date of birth does not match the age we were told. Please contact us."
+    ),
+    "under_age_on_record": _(
+        "An earlier answer showed you are below the minimum age, so you cannot take part "
+        "by entering another date of birth."
+    ),
+    "invitation_closed": _("This invitation is closed: you can no longer take part in this call."),
+    "act_before_request": _("This consent is dated before you were asked for it."),
+    "notice_not_yet_published": _("This consent is dated before its notice was published."),
     "jurisdiction_not_supported": _("We cannot ask for this consent where you live yet."),
 }
 
 
 def error_message(error: RegistryError) -> str:
     return str(ERROR_MESSAGE.get(error.code, _("That did not work. Nothing was changed.")))
+
+
+def voiceprint_destruction(destruction: VoiceprintDestruction) -> str:
+    """The confirmation of a biometric withdrawal: which voiceprints go, and by when."""
+    by = (
+        formats.date_format(destruction.destroyed_by, "Y-m-d H:i")
+        if destruction.destroyed_by
+        else ""
+    )
+    return ngettext(
+        "Your voiceprint is being destroyed and is gone by %(by)s (UTC) at the latest.",
+        "Your %(n)s voiceprints are being destroyed and are gone by %(by)s (UTC) at the latest.",
+        destruction.templates,
+    ) % {"n": destruction.templates, "by": by}

@@ -17,11 +17,13 @@ from consent.models import (
     ConsentNotice,
     ConsentState,
     EvidenceMethod,
+    ParticipantClosedReason,
     Purpose,
     SessionStatus,
 )
 from consent.rules import AFFIRMATIVE_METHODS
 from registry.api.fields import SlugStringField, StringField
+from registry.api.strict import StrictSerializer
 from registry.models import (
     JURISDICTION_RE,
     LANGUAGE_RE,
@@ -61,7 +63,7 @@ def language_field(**kwargs: Any) -> serializers.CharField:
 # --- Speakers ----------------------------------------------------------------------
 
 
-class SpeakerIn(serializers.Serializer[Any]):
+class SpeakerIn(StrictSerializer):
     name = StringField(max_length=200, help_text="Encrypted at rest; never returned.")
     jurisdiction = jurisdiction_field(help_text="Where the speaker lives.")
     preferred_language = language_field()
@@ -69,7 +71,13 @@ class SpeakerIn(serializers.Serializer[Any]):
         required=False, allow_null=True, allow_blank=True, max_length=254
     )
     phone = StringField(required=False, allow_null=True, allow_blank=True, max_length=50)
-    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    date_of_birth = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="1900-01-01 to today. Required with `date_of_birth`; beside an attestation "
+        "it is checked against it (fewer years than attested: 400 "
+        "`age_contradicts_attestation`) and kept; refused with `unverified`.",
+    )
     age_verification_method = serializers.ChoiceField(
         choices=AgeVerificationMethod.choices, default=AgeVerificationMethod.UNVERIFIED
     )
@@ -153,7 +161,7 @@ class NoticesOut(serializers.Serializer[Any]):
 EVIDENCE_METHODS = [(m.value, m.label) for m in EvidenceMethod if m in AFFIRMATIVE_METHODS]
 
 
-class EvidenceIn(serializers.Serializer[Any]):
+class EvidenceIn(StrictSerializer):
     method = serializers.ChoiceField(choices=EVIDENCE_METHODS)
     document_sha256 = StringField(
         required=False,
@@ -184,7 +192,7 @@ ACTIONS = [
 ]
 
 
-class ConsentActIn(serializers.Serializer[Any]):
+class ConsentActIn(StrictSerializer):
     action = serializers.ChoiceField(choices=[(a.value, a.label) for a in ACTIONS])
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     notice = serializers.UUIDField(
@@ -225,6 +233,15 @@ class EventOut(serializers.Serializer[ConsentEvent]):
         return receipt
 
 
+class VoiceprintDestructionOut(serializers.Serializer[Any]):
+    templates = serializers.IntegerField(help_text="Voiceprint templates being destroyed.")
+    destroyed_by = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Destroyed by then at the latest (deletion starts at once); null when "
+        "there is no template to destroy.",
+    )
+
+
 class ConsentActOut(serializers.Serializer[Any]):
     speaker = serializers.UUIDField()
     purpose = serializers.ChoiceField(choices=Purpose.choices)
@@ -247,17 +264,22 @@ class ConsentActOut(serializers.Serializer[Any]):
         help_text="Every event the act wrote (a withdrawal without a session also withdraws "
         "the purpose's session-scoped consents).",
     )
+    voiceprint_destruction = VoiceprintDestructionOut(
+        allow_null=True,
+        help_text="A biometric withdrawal for all recordings: the speaker's voiceprints it "
+        "destroys and by when at the latest (tell the speaker); null for any other act.",
+    )
 
 
 # --- Sessions ----------------------------------------------------------------------
 
 
-class ParticipantIn(serializers.Serializer[Any]):
+class ParticipantIn(StrictSerializer):
     channel = serializers.IntegerField(min_value=0, max_value=MAX_CHANNELS - 1)
     speaker = serializers.UUIDField()
 
 
-class SessionIn(serializers.Serializer[Any]):
+class SessionIn(StrictSerializer):
     external_ref = StringField(max_length=200, help_text="The platform's call id.")
     jurisdiction = jurisdiction_field(help_text="Where the call takes place.")
     language = language_field()
@@ -308,12 +330,26 @@ class ParticipantClearanceOut(serializers.Serializer[Any]):
         child=serializers.ChoiceField(choices=Purpose.choices),
         help_text="What this participant has yet to give before the call (e.g. recording).",
     )
+    erased = serializers.BooleanField(
+        help_text="The participant asked for erasure: they can never consent to this call."
+    )
+    blocked = serializers.ChoiceField(
+        choices=ParticipantClosedReason.choices,
+        allow_null=True,
+        help_text="Why this participant can never consent to this call (under_age: their "
+        "answer on the invitation was below the minimum age; erased), else null. A blocked "
+        "participant has nothing missing, yet the session never clears.",
+    )
 
 
 class ClearanceOut(serializers.Serializer[Any]):
     session = serializers.UUIDField()
     status = serializers.ChoiceField(choices=SessionStatus.choices)
     cleared = serializers.BooleanField(help_text="Every participant's recording consent is in.")
+    blocked = serializers.BooleanField(
+        help_text="A participant can never consent (see their `blocked`): this session can "
+        "never clear; open a new one without them."
+    )
     checked_at = serializers.DateTimeField()
     participants = ParticipantClearanceOut(many=True)
 
@@ -321,12 +357,12 @@ class ClearanceOut(serializers.Serializer[Any]):
 # --- Recordings --------------------------------------------------------------------
 
 
-class TrackIn(serializers.Serializer[Any]):
+class TrackIn(StrictSerializer):
     channel = serializers.IntegerField(min_value=0, max_value=MAX_CHANNELS - 1)
     speaker = serializers.UUIDField()
 
 
-class RecordingIn(serializers.Serializer[Any]):
+class RecordingIn(StrictSerializer):
     session = serializers.UUIDField(help_text="The cleared session the call was made in.")
     external_ref = StringField(max_length=200)
     recorded_at = AwareDateTimeField()

@@ -31,8 +31,16 @@ from consent.api.idempotency import (
     IdempotentRequest,
     idempotent_create,
 )
-from consent.models import ActorKind, Consent, ConsentAction, ConsentEvent, Purpose
+from consent.models import (
+    ActorKind,
+    Consent,
+    ConsentAction,
+    ConsentEvent,
+    ParticipantClosedReason,
+    Purpose,
+)
 from consent.services import Actor, Evidence
+from consent.services.biometrics import voiceprint_destruction
 from consent.services.ingestion import (
     MAX_BATCH_LINES,
     BatchRejected,
@@ -46,6 +54,7 @@ from registry import services as catalogue
 from registry.api.base import CollectorView, problems
 from registry.api.errors import PROBLEM, problem, problem_exception_handler
 from registry.api.parsers import JsonParser
+from registry.api.strict import DuplicateMembers, UnknownMembers, members_once
 from registry.errors import InvalidInput, RegistryError
 from registry.models import TokenScope
 
@@ -201,7 +210,7 @@ class SpeakerConsents(CollectorView, APIView):
         responses={
             201: shapes.ConsentActOut,
             200: OpenApiResponse(shapes.ConsentActOut, description="Nothing changed."),
-            **problems(400, 404, 409, 410, 415),
+            **problems(400, 404, 409, 410, 415, 422),
         },
         examples=[
             OpenApiExample("Give training consent", request_only=True, value=ACT_EXAMPLE),
@@ -303,6 +312,14 @@ def _act_answer(
         "seq": own.seq if own else None,
         "receipt_id": own.public_id if own else None,
         "events": events,
+        "voiceprint_destruction": (
+            voiceprint_destruction(speaker=speaker, withdrawn_at=own.recorded_at)
+            if own is not None
+            and action == ConsentAction.WITHDRAW
+            and purpose == Purpose.BIOMETRIC
+            and session is None
+            else None
+        ),
     }
 
 
@@ -459,7 +476,8 @@ class SessionClearance(CollectorView, APIView):
         body = {
             "session": session.public_id,
             "status": session.status,
-            "cleared": selectors.cleared_to_record(session, at=now),
+            "cleared": bool(clearance) and all(p.consented for p in clearance),
+            "blocked": any(p.blocked for p in clearance),
             "checked_at": now,
             "participants": [
                 {
@@ -468,7 +486,9 @@ class SessionClearance(CollectorView, APIView):
                     "speaker": p.speaker_id,
                     "consented": p.consented,
                     "consented_at": p.consented_at,
-                    "missing": [] if p.consented else [Purpose.RECORDING],
+                    "missing": [] if p.consented or p.blocked else [Purpose.RECORDING],
+                    "erased": p.blocked == ParticipantClosedReason.ERASED,
+                    "blocked": p.blocked or None,
                 }
                 for p in clearance
             ],
@@ -670,9 +690,11 @@ class RecordingsBulk(CollectorView, APIView):
         shape = shapes.RecordingIn()  # one instance for every line: its fields are built once
         for number, text in upload:
             try:
-                data = shape.run_validation(json.loads(text))
+                data = shape.run_validation(json.loads(text, object_pairs_hook=members_once))
             except (ValueError, RecursionError):
                 malformed.append(LineRejection(number, InvalidJsonLine("this line is not JSON")))
+            except (UnknownMembers, DuplicateMembers) as exc:
+                malformed.append(LineRejection(number, exc))
             except exceptions.ValidationError as exc:
                 detail: Any = exc.detail
                 errors = dict(detail) if isinstance(detail, dict) else {"line": detail}

@@ -13,6 +13,7 @@ from consent.services.checks import Actor, Evidence
 from consent.services.erasure import request_erasure
 from consent.services.notices import notice_text_sha256, publish_notice, retire_notice
 from consent.services.sessions import (
+    close_participation,
     create_recording_session,
     invitation_token,
     participant_from_invitation,
@@ -25,6 +26,7 @@ __all__ = [
     "ConsentAlreadyGiven",
     "ConsentError",
     "Evidence",
+    "close_participation",
     "create_recording_session",
     "expire_consents",
     "give_consent",

@@ -21,6 +21,7 @@ from consent.errors import (
     ConsentIsValid,
     ConsentNotRenewable,
     ErasureInProgress,
+    InvitationClosed,
     NotAParticipant,
     SessionNotOpen,
     SpeakerErased,
@@ -50,6 +51,7 @@ from consent.services.checks import (
     Actor,
     Evidence,
     check_act,
+    check_act_order,
     check_affirmative_act,
     check_notice_current,
     check_purpose,
@@ -182,6 +184,32 @@ def _append(
     return consent
 
 
+def settle_lapsed(
+    speaker: Speaker, row: Consent | None, *, at: datetime.datetime
+) -> Consent | None:
+    """Record the expiry of a locked consent row whose ``expires_at`` has passed but that
+    the hourly job has not expired yet, in the caller's transaction; the row otherwise.
+
+    Eligibility already treats such a consent as lapsed; every act judges it the same way
+    (a refusal is not "withdraw it instead", a withdrawal writes nothing, a renewal starts
+    anew) and the log still reads "expired" before the act, exactly as the job writes it.
+    """
+    if row is None or row.state not in VALID_STATES or row.in_force_at(at):
+        return row
+    return _append(
+        speaker=speaker,
+        purpose=row.purpose,
+        action=ConsentAction.EXPIRE,
+        notice=row.notice,
+        evidence=Evidence(method=EvidenceMethod.SYSTEM, occurred_at=row.expires_at),
+        actor=Actor.system(),
+        session=row.session,
+        current=row,
+        at=at,
+        requirements=None,
+    )
+
+
 def announce(**fields: Any) -> ConsentOutbox:
     """Write an outbox row and tell the apps above (propagation plans it in this
     same transaction)."""
@@ -197,8 +225,15 @@ def _check_session(
     if session is None:
         return None
     session = RecordingSession.objects.select_for_update(no_key=True).get(pk=session.pk)
-    if not session.participants.filter(speaker=speaker).exists():
+    participant = session.participants.filter(speaker=speaker).first()
+    if participant is None:
         raise NotAParticipant("the speaker is not a participant of this session", field="session")
+    if giving and participant.is_closed:
+        raise InvitationClosed(
+            f"this participant's invitation is closed ({participant.closed_reason})",
+            reason=participant.closed_reason,
+            field="session",
+        )
     if giving and session.status == SessionStatus.CANCELLED:
         raise SessionNotOpen("the session was cancelled", field="session")
     return session
@@ -221,19 +256,21 @@ def _give_or_renew(
         speaker = _lock_speaker(speaker)
         check_no_erasure_pending(speaker)
         session = _check_session(session, speaker, giving=True)
-        if (
-            action == ConsentAction.GIVE
-            and session is not None
-            and purpose == Purpose.RECORDING
-            and session.recording_id
-        ):
+        if session is not None and purpose == Purpose.RECORDING and session.recording_id:
+            # Given or renewed after the call started, the consent would name a notice
+            # the participants never saw before they were recorded.
             raise SessionNotOpen(
-                "recording consent must be given before the recording starts", field="session"
+                "recording consent for a call must be given (or renewed) before the "
+                "recording starts",
+                field="session",
             )
         requirements = check_affirmative_act(
             speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, actor=actor, at=at
         )
-        current = _lock_consent(speaker, purpose, session)
+        check_act_order(
+            speaker=speaker, purpose=purpose, notice=notice, session=session, evidence=evidence
+        )
+        current = settle_lapsed(speaker, _lock_consent(speaker, purpose, session), at=at)
         valid_now = current is not None and current.in_force_at(at)
         if action == ConsentAction.GIVE:
             if valid_now:
@@ -336,7 +373,10 @@ def refuse_consent(
         speaker = _lock_speaker(speaker)
         session = _check_session(session, speaker, giving=False)
         check_notice_current(speaker=speaker, purpose=purpose, notice=notice, at=at)
-        current = _lock_consent(speaker, purpose, session)
+        check_act_order(
+            speaker=speaker, purpose=purpose, notice=notice, session=session, evidence=evidence
+        )
+        current = settle_lapsed(speaker, _lock_consent(speaker, purpose, session), at=at)
         if current is not None and current.state in VALID_STATES:
             raise ConsentIsValid(
                 f"{purpose} consent is given; withdraw it instead of refusing", field="purpose"
@@ -390,6 +430,7 @@ def withdraw_consent(
         )
         written: list[ConsentEvent] = []
         for row in rows:
+            settle_lapsed(speaker, row, at=at)
             if row.state not in VALID_STATES:
                 continue
             withdrawn = withdraw_row(speaker, row, evidence=evidence, actor=actor, at=at)
@@ -464,10 +505,42 @@ def record_request(
         purpose=purpose,
         action=ConsentAction.REQUEST,
         notice=current_notice(speaker=speaker, purpose=purpose, at=at),
-        evidence=Evidence(method=EvidenceMethod.SYSTEM),
+        evidence=Evidence(method=EvidenceMethod.REQUEST),
         actor=actor,
         session=session,
         current=None,
+        at=at,
+        requirements=None,
+    )
+
+
+def write_system_refusal(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    session: RecordingSession | None,
+    current: Consent | None,
+    evidence: Evidence,
+    actor: Actor,
+    at: datetime.datetime,
+) -> Consent:
+    """A refusal the system records on the speaker's answer (an invitation's age gate),
+    in the caller's transaction with the speaker locked: not an act of choice, so it
+    skips the affirmative-act checks, under the notice the speaker was asked with."""
+    notice = (
+        current.notice
+        if current is not None
+        else current_notice(speaker=speaker, purpose=purpose, at=at)
+    )
+    return _append(
+        speaker=speaker,
+        purpose=purpose,
+        action=ConsentAction.REFUSE,
+        notice=notice,
+        evidence=evidence,
+        actor=actor,
+        session=session,
+        current=current,
         at=at,
         requirements=None,
     )
@@ -509,18 +582,7 @@ def expire_consents(*, at: datetime.datetime | None = None, batch_size: int = 50
                 )
                 if speaker is None or consent is None:
                     continue
-                _append(
-                    speaker=speaker,
-                    purpose=consent.purpose,
-                    action=ConsentAction.EXPIRE,
-                    notice=consent.notice,
-                    evidence=Evidence(method=EvidenceMethod.SYSTEM, occurred_at=consent.expires_at),
-                    actor=Actor.system(),
-                    session=consent.session,
-                    current=consent,
-                    at=now,
-                    requirements=None,
-                )
+                settle_lapsed(speaker, consent, at=now)
                 expired += 1
                 progress += 1
         if len(due) < batch_size or progress == 0:

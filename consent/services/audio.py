@@ -26,7 +26,7 @@ def _check(tracks: list[Track]) -> None:
     now = timezone.now()
     for track in sorted(tracks, key=lambda t: t.speaker_id):
         _lock_speaker(track.speaker)  # raises SpeakerErased for an erased speaker
-    missing = [t.channel for t in tracks if not track_recording_consent_ok(track, at=now)]
+    missing = [t.channel for t in tracks if not track_recording_consent_ok(t, at=now)]
     if missing:
         raise RecordingConsentMissing(
             f"recording consent does not cover channel(s) {missing} of this recording"
@@ -34,9 +34,22 @@ def _check(tracks: list[Track]) -> None:
 
 
 def store_track_audio(*, track: Track, content: bytes) -> Track:
-    """Store one channel's audio while its speaker's recording consent covers it."""
+    """Store one channel's audio while its speaker's recording consent covers it. On a
+    call not isolated at source every channel carries every voice, so it is stored only
+    while every participant's recording consent covers it (as the mixed file is): a
+    channel stored after a partner withdrew would escape that withdrawal's plan."""
     with transaction.atomic(durable=True):
-        _check([Track.objects.select_related("speaker", "recording").get(pk=track.pk)])
+        own = Track.objects.select_related("speaker", "recording").get(pk=track.pk)
+        if own.recording.isolated_at_source:
+            _check([own])
+        else:
+            _check(
+                list(
+                    Track.objects.filter(recording_id=own.recording_id).select_related(
+                        "speaker", "recording"
+                    )
+                )
+            )
         return catalogue.store_track_audio(track=track, content=content)
 
 

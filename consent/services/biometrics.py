@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -63,6 +64,37 @@ def enroll_voiceprint(*, speaker: Speaker, template: bytes) -> VoiceprintTemplat
             row.storage_name = name
             row.save()
     return row
+
+
+def destruction_deadline(*, withdrawn_at: datetime.datetime) -> datetime.datetime:
+    """By when a voiceprint whose biometric consent was withdrawn at ``withdrawn_at`` is
+    destroyed at the latest. The withdrawal's plan (``propagation.planning``) gives
+    every live template a destruction target, delivered at once, and makes it due for
+    the retention job (its purpose ended with the consent), which runs every
+    ``voiceprint-retention`` interval: whichever comes first destroys it."""
+    interval = settings.CELERY_BEAT_SCHEDULE["voiceprint-retention"]["schedule"]
+    return withdrawn_at + datetime.timedelta(seconds=float(interval))
+
+
+@dataclass(frozen=True)
+class VoiceprintDestruction:
+    """What a general biometric withdrawal does to the speaker's voiceprints."""
+
+    templates: int  # live templates it destroys
+    destroyed_by: datetime.datetime | None  # None when there is none to destroy
+
+
+def voiceprint_destruction(
+    *, speaker: Speaker, withdrawn_at: datetime.datetime | None = None
+) -> VoiceprintDestruction:
+    """The voiceprints a general biometric withdrawal at ``withdrawn_at`` (default: now)
+    destroys, and by when (``destruction_deadline``): what its confirmation states."""
+    withdrawn_at = withdrawn_at or timezone.now()
+    live = VoiceprintTemplate.objects.filter(speaker=speaker, destroyed_at__isnull=True).count()
+    return VoiceprintDestruction(
+        templates=live,
+        destroyed_by=destruction_deadline(withdrawn_at=withdrawn_at) if live else None,
+    )
 
 
 def _live(template: VoiceprintTemplate) -> VoiceprintTemplate:

@@ -10,26 +10,32 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from consent.errors import (
+    ActBeforeRequest,
     AgeNotVerified,
     BelowMinimumAge,
     EvidenceIncomplete,
     EvidenceNotAllowed,
     NoticeIncomplete,
     NoticeNotCurrent,
+    NoticeNotYetPublished,
     NoticeWrongLanguage,
+    NoticeWrongPurpose,
 )
 from consent.models import (
     ActorKind,
+    ConsentAction,
+    ConsentEvent,
     ConsentNotice,
     EvidenceMethod,
     Purpose,
+    RecordingSession,
 )
 from consent.rules import AFFIRMATIVE_METHODS, Requirements, requirements_for
 from consent.selectors import current_notice
 from registry import pii
+from registry import services as catalogue
 from registry.errors import InvalidInput
-from registry.models import AgeVerificationMethod, Speaker
-from registry.selectors import age_on
+from registry.models import MINIMUM_AGE_FLOOR, Speaker
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -137,32 +143,52 @@ def check_act(*, purpose: object, evidence: Evidence, actor: Actor) -> str:
 
 
 def check_speaker_age(speaker: Speaker, requirements: Requirements, at: datetime.datetime) -> None:
-    method = speaker.age_verification_method
-    if method == AgeVerificationMethod.UNVERIFIED:
-        raise AgeNotVerified("the speaker's age has not been verified", field="age")
-    if method == AgeVerificationMethod.DATE_OF_BIRTH:
-        assert speaker.date_of_birth is not None  # noqa: S101 - a database constraint
-        old_enough = age_on(speaker.date_of_birth, at.date()) >= requirements.min_age
-    else:
-        old_enough = (speaker.age_attested_minimum or 0) >= requirements.min_age
-    if not old_enough:
+    """The speaker's age meets the rules in force for this act (the one age gate,
+    ``registry.services.check_age``, with the rules' minimum for this purpose and place)."""
+    try:
+        catalogue.check_speaker_age(speaker=speaker, min_age=requirements.min_age, on=at.date())
+    except catalogue.AgeNotVerified as exc:
+        raise AgeNotVerified(exc.detail, field="age") from exc
+    except catalogue.BelowMinimumAge as exc:
         raise BelowMinimumAge(
             f"consent in {speaker.jurisdiction} needs the speaker to be at least "
-            f"{requirements.min_age}",
+            f"{max(requirements.min_age, MINIMUM_AGE_FLOOR)}",
             field="age",
-        )
+        ) from exc
 
 
 def check_notice_current(
     *, speaker: Speaker, purpose: str, notice: ConsentNotice, at: datetime.datetime
 ) -> None:
     """The notice the speaker answered is the one we serve them now for this purpose."""
+    if notice.purpose != purpose:
+        # Not a newer version of the right text but another question altogether: the
+        # speaker (or a forged form) answered one purpose's notice for another's act.
+        raise NoticeWrongPurpose(
+            f"{notice} is a {notice.purpose} notice, not a {purpose} notice", field="notice"
+        )
     served = current_notice(speaker=speaker, purpose=purpose, language=notice.language, at=at)
     if served.pk != notice.pk:
         raise NoticeNotCurrent(
             f"{notice} is not the current {purpose} notice for this speaker ({served})",
             field="notice",
         )
+
+
+# Where the portal and the invitation page record the language the page (and so the
+# notice) was shown in. The API's evidence has no such member: it cannot claim one.
+UI_LANGUAGE = "ui_language"
+
+
+def reads_language(*, speaker: Speaker, language: str, evidence: Evidence) -> bool:
+    """Whether ``language`` is the speaker's own for the "notice in the speaker's
+    language" rule: the language they declared, or the one our own page showed them the
+    notice in. That one is always from the languages offered to them, and they chose it
+    (or could change it with the switcher on the page): the product never refuses a
+    speaker for a language it picked for them itself."""
+    base = language.split("-")[0]
+    shown = evidence.extra.get(UI_LANGUAGE, "")
+    return base in (speaker.preferred_language.split("-")[0], shown.split("-")[0])
 
 
 def check_affirmative_act(
@@ -177,8 +203,8 @@ def check_affirmative_act(
     """The rules in force for giving or renewing: current notice, age, evidence."""
     requirements = requirements_for(jurisdiction=speaker.jurisdiction, purpose=purpose, at=at)
     check_notice_current(speaker=speaker, purpose=purpose, notice=notice, at=at)
-    if requirements.notice_in_speaker_language and (
-        notice.language.split("-")[0] != speaker.preferred_language.split("-")[0]
+    if requirements.notice_in_speaker_language and not reads_language(
+        speaker=speaker, language=notice.language, evidence=evidence
     ):
         raise NoticeWrongLanguage(
             f"the law in {speaker.jurisdiction} requires the notice in the speaker's language "
@@ -203,3 +229,44 @@ def check_affirmative_act(
             field="evidence.method",
         )
     return requirements
+
+
+def check_act_order(
+    *,
+    speaker: Speaker,
+    purpose: str,
+    notice: ConsentNotice,
+    session: RecordingSession | None,
+    evidence: Evidence,
+) -> None:
+    """An act cannot predate what it answers: the notice's publication, nor the request
+    that asked for it. For a call that is the session's invitation (its creation, when
+    every participant was asked); for any scope, the first request written for it. The
+    moment judged is the evidence's ``occurred_at`` (when the speaker acted): an act
+    without one is dated by our clock as it is recorded, after everything already stored.
+    """
+    occurred_at = evidence.occurred_at
+    if occurred_at is None:
+        return
+    asked_at = (
+        ConsentEvent.objects.filter(
+            speaker=speaker, purpose=purpose, session=session, action=ConsentAction.REQUEST
+        )
+        .order_by("seq")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if session is not None:
+        asked_at = min(filter(None, (asked_at, session.created_at)))
+    if asked_at is not None and occurred_at < asked_at:
+        raise ActBeforeRequest(
+            f"the act is dated {occurred_at.isoformat()}, before the speaker was asked "
+            f"({asked_at.isoformat()})",
+            field="evidence.occurred_at",
+        )
+    if occurred_at < notice.created_at:
+        raise NoticeNotYetPublished(
+            f"the act is dated {occurred_at.isoformat()}, before {notice} was published "
+            f"({notice.created_at.isoformat()}): the speaker cannot have read it",
+            field="evidence.occurred_at",
+        )

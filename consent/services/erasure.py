@@ -12,8 +12,9 @@ from consent.models import (
     ErasureStatus,
     OutboxKind,
 )
-from consent.services.acts import _lock_speaker, announce, withdraw_row
+from consent.services.acts import _lock_speaker, announce, settle_lapsed, withdraw_row
 from consent.services.checks import Actor, Evidence, check_actor, check_evidence_shape
+from consent.services.sessions import close_participations_of_erased
 from registry.models import Speaker
 
 
@@ -42,9 +43,13 @@ def request_erasure(*, speaker: Speaker, evidence: Evidence, actor: Actor) -> Er
             .order_by("id")
         )
         for consent in in_force:
-            withdraw_row(
-                speaker, consent, evidence=evidence, actor=actor, at=at, within_erasure=True
-            )
+            # A consent that lapsed before the erasure is recorded as expired, not withdrawn.
+            settle_lapsed(speaker, consent, at=at)
+            if consent.state in VALID_STATES:
+                withdraw_row(
+                    speaker, consent, evidence=evidence, actor=actor, at=at, within_erasure=True
+                )
+        close_participations_of_erased(speaker=speaker, at=at)
         erasure = ErasureRequest.objects.create(
             speaker=speaker,
             actor_kind=actor.kind,

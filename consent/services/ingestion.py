@@ -85,6 +85,8 @@ class LineRejection:
             problem["field"] = self.error.field
         if self.errors is not None:
             problem["errors"] = self.errors
+        if hasattr(self.error, "extensions"):
+            problem.update(self.error.extensions())  # e.g. the unknown members, by path
         return problem
 
 

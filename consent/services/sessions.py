@@ -11,14 +11,20 @@ from django.db.models import Q
 from django.utils import timezone
 
 from consent.errors import (
+    AgeAnswerRefused,
+    BelowMinimumAge,
+    InvitationClosed,
     InvitationExpired,
     InvitationInvalid,
     SessionNotCleared,
     SessionNotOpen,
 )
 from consent.models import (
+    VALID_STATES,
     ActorKind,
     Consent,
+    EvidenceMethod,
+    ParticipantClosedReason,
     Purpose,
     RecordingSession,
     SessionParticipant,
@@ -26,11 +32,23 @@ from consent.models import (
 )
 from consent.rules import jurisdiction_chain, requirements_for
 from consent.selectors import cleared_to_record
-from consent.services.acts import check_no_erasure_pending, record_request
-from consent.services.checks import Actor
+from consent.services.acts import (
+    check_no_erasure_pending,
+    record_request,
+    withdraw_row,
+    write_system_refusal,
+)
+from consent.services.checks import Actor, Evidence
 from registry import services as catalogue
 from registry.errors import InvalidInput
-from registry.models import JURISDICTION_RE, LANGUAGE_RE, Campaign, Recording, Speaker
+from registry.models import (
+    JURISDICTION_RE,
+    LANGUAGE_RE,
+    MINIMUM_AGE_FLOOR,
+    Campaign,
+    Recording,
+    Speaker,
+)
 
 INVITATION_SALT = "consent.session-invitation"
 
@@ -149,28 +167,115 @@ def participant_from_invitation(token: str) -> SessionParticipant:
         raise InvitationInvalid("this invitation link is not valid")
     if participant.session.invite_expires_at <= timezone.now():
         raise InvitationExpired("this invitation has expired; ask for a new link")
+    if participant.is_closed:
+        raise InvitationClosed(
+            "this invitation is closed for you: you can no longer take part in this call",
+            reason=participant.closed_reason,
+        )
     if participant.session.status != SessionStatus.OPEN:
         raise SessionNotOpen("this session is no longer waiting for consent")
     return participant
 
 
 def verify_participant_age(
-    *, participant: SessionParticipant, date_of_birth: datetime.date
+    *,
+    participant: SessionParticipant,
+    date_of_birth: datetime.date,
+    evidence: Evidence | None = None,
 ) -> Speaker:
     """Verify a participant's age from their date of birth before they may consent.
 
     The minimum is the strictest rule for recording where the speaker lives and where
-    the call takes place; below it the participant is refused and nothing is stored.
+    the call takes place (``registry.services.check_age``, the one age gate). An
+    implausible date changes nothing. An answer below the minimum closes this
+    invitation for good: the refusal is committed (a ``refuse`` event for this call's
+    recording, the participant closed ``under_age``), the date of birth is not stored,
+    and then ``BelowMinimumAge`` is raised. A speaker once found under age cannot
+    self-declare another date on any link (``AgeAnswerRefused``).
     """
     check_no_erasure_pending(participant.speaker)
     at = timezone.now()
+    catalogue.check_date_of_birth(date_of_birth, today=at.date())
+    if SessionParticipant.objects.filter(
+        speaker=participant.speaker, closed_reason=ParticipantClosedReason.UNDER_AGE
+    ).exists():
+        raise AgeAnswerRefused(
+            "an earlier answer showed this participant under age; only a document check "
+            "can verify their age now",
+            field="date_of_birth",
+        )
     min_age = max(
         requirements_for(jurisdiction=code, purpose=Purpose.RECORDING, at=at).min_age
         for code in {participant.speaker.jurisdiction, participant.session.jurisdiction}
     )
-    return catalogue.verify_speaker_age(
-        speaker=participant.speaker, date_of_birth=date_of_birth, min_age=min_age
-    )
+    try:
+        return catalogue.verify_speaker_age(
+            speaker=participant.speaker, date_of_birth=date_of_birth, min_age=min_age
+        )
+    except catalogue.BelowMinimumAge as exc:
+        close_participation(
+            participant=participant,
+            reason=ParticipantClosedReason.UNDER_AGE,
+            evidence=evidence or Evidence(method=EvidenceMethod.WEB_FORM),
+        )
+        raise BelowMinimumAge(
+            f"participants must be at least {max(min_age, MINIMUM_AGE_FLOOR)} years old",
+            field="date_of_birth",
+        ) from exc
+
+
+def close_participation(
+    *, participant: SessionParticipant, reason: str, evidence: Evidence
+) -> SessionParticipant:
+    """Close a participant's invitation for good, with the refusal in the event log.
+
+    The log gets a ``refuse`` event for this call's recording consent, written by the
+    system's age gate (its ``actor_ref`` names the reason) on the evidence of the
+    participant's own answer; a consent for the call still in force is withdrawn
+    instead (announced like any withdrawal). The session can then never clear."""
+    with transaction.atomic(durable=True):
+        speaker = Speaker.objects.select_for_update(no_key=True).get(pk=participant.speaker_id)
+        locked = (
+            SessionParticipant.objects.select_for_update(of=("self",))
+            .select_related("session")
+            .get(pk=participant.pk)
+        )
+        if locked.is_closed:
+            return locked
+        at = timezone.now()
+        actor = Actor(ActorKind.SYSTEM, f"age-gate:{reason}")
+        current = (
+            Consent.objects.select_for_update(of=("self",))
+            .select_related("notice", "session")
+            .filter(speaker=speaker, purpose=Purpose.RECORDING, session=locked.session)
+            .first()
+        )
+        if current is not None and current.state in VALID_STATES:
+            withdraw_row(speaker, current, evidence=evidence, actor=actor, at=at)
+        else:
+            write_system_refusal(
+                speaker=speaker,
+                purpose=Purpose.RECORDING,
+                session=locked.session,
+                current=current,
+                evidence=evidence,
+                actor=actor,
+                at=at,
+            )
+        locked.closed_reason = reason
+        locked.closed_at = at
+        locked.save(update_fields=["closed_reason", "closed_at"])
+        return locked
+
+
+def close_participations_of_erased(*, speaker: Speaker, at: datetime.datetime) -> int:
+    """Close every open session's invitation of a speaker who asked for erasure (in the
+    erasure's transaction, the speaker locked): their links show a closed page, the
+    platform's clearance reports them erased, and those sessions never clear. Their
+    consents were withdrawn by the erasure itself (its events are the evidence)."""
+    return SessionParticipant.objects.filter(
+        speaker=speaker, session__status=SessionStatus.OPEN, closed_reason=""
+    ).update(closed_reason=ParticipantClosedReason.ERASED, closed_at=at)
 
 
 def start_recording(

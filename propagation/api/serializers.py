@@ -20,6 +20,7 @@ from propagation.models import (
     WebhookEndpoint,
 )
 from registry.api.fields import StringField
+from registry.api.strict import StrictSerializer
 from registry.models import DerivedModel, DerivedModelStatus, WithdrawalAction
 from registry.services import REPORTABLE_MODEL_STATUSES
 
@@ -119,7 +120,7 @@ class FeedOut(serializers.Serializer[Any]):
 # --- webhooks ---------------------------------------------------------------------------
 
 
-class WebhookIn(serializers.Serializer[Any]):
+class WebhookIn(StrictSerializer):
     url = StringField(
         max_length=500, help_text="An https URL on a public address (no credentials)."
     )
@@ -149,7 +150,7 @@ class WebhookSecretOut(WebhookOut):
         fields = [*WebhookOut.Meta.fields, "secret"]
 
 
-class RotateIn(serializers.Serializer[Any]):
+class RotateIn(StrictSerializer):
     grace_hours = serializers.IntegerField(
         min_value=0,
         max_value=168,
@@ -256,7 +257,7 @@ class AcknowledgementOut(serializers.ModelSerializer[PropagationTarget]):
 # --- derived models ---------------------------------------------------------------------
 
 
-class ModelIn(serializers.Serializer[Any]):
+class ModelIn(StrictSerializer):
     name = StringField(max_length=200)
     version = StringField(max_length=64)
     description = StringField(required=False, allow_blank=True, default="")
@@ -274,7 +275,7 @@ class ModelIn(serializers.Serializer[Any]):
     )
 
 
-class ModelReleasesIn(serializers.Serializer[Any]):
+class ModelReleasesIn(StrictSerializer):
     releases = serializers.ListField(
         child=serializers.UUIDField(),
         min_length=1,
@@ -283,7 +284,7 @@ class ModelReleasesIn(serializers.Serializer[Any]):
     )
 
 
-class ModelStatusIn(serializers.Serializer[Any]):
+class ModelStatusIn(StrictSerializer):
     status = serializers.ChoiceField(
         choices=REPORTED_MODEL_STATUSES,
         help_text="Required: retrained or filtered (a flagged model), or retired (final).",

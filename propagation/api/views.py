@@ -22,6 +22,7 @@ from propagation.api import serializers as shapes
 from propagation.models import PropagationTarget, WebhookEndpoint
 from registry.api.base import CursorPages, LicenseeView, problems
 from registry.api.parsers import JsonParser
+from registry.api.strict import refuse_body
 from registry.models import DerivedModel, Licensee, TokenScope
 
 ERRATUM_ID = "3f0b8c1e-5d2a-4e8b-9a61-2c7d4f9e0b13"
@@ -247,6 +248,7 @@ class Webhook(ManagingWebhooks, GenericAPIView[WebhookEndpoint]):
         responses={204: OpenApiResponse(description="Deactivated."), **problems(404)},
     )
     def delete(self, request: Request, webhook_id: Any) -> Response:
+        refuse_body(request)
         services.deactivate_webhook(endpoint=self.endpoint(request, webhook_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -332,6 +334,7 @@ class WebhookPing(ManagingWebhooks, GenericAPIView[WebhookEndpoint]):
         ],
     )
     def post(self, request: Request, webhook_id: Any) -> Response:
+        refuse_body(request)
         outcome = services.ping_webhook(endpoint=self.endpoint(request, webhook_id))
         return Response(
             shapes.PingOut(
@@ -435,6 +438,7 @@ class DeliveryAcknowledgement(ManagingWebhooks, GenericAPIView[PropagationTarget
         ],
     )
     def post(self, request: Request, delivery_id: Any) -> Response:
+        refuse_body(request)
         target = selectors.get_delivery_for_licensee(
             licensee_id=self.licensee_id(request), key=delivery_id
         )

@@ -27,12 +27,19 @@ ProblemSerializer = inline_serializer(
         "detail": serializers.CharField(help_text="What went wrong, for a person."),
         "field": serializers.CharField(required=False, help_text="The input field at fault."),
         "errors": serializers.DictField(required=False, help_text="Per-field validation errors."),
+        "members": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            help_text="`unknown_members`: each member the operation does not accept, by "
+            "path (e.g. `evidence.signedname`).",
+        ),
     },
 )
 
 
 _DESCRIPTIONS = {
-    400: "Bad input (`invalid_input`, `invalid_json`, or a domain code); nothing changed.",
+    400: "Bad input (`invalid_input`, `invalid_json`, `unknown_members` for a member the "
+    "operation does not declare, or a domain code); nothing changed.",
     401: "Missing, unknown, expired or revoked token.",
     403: "The token's scopes do not allow this operation.",
     404: "No such object, or not yours (the two are indistinguishable).",

@@ -91,8 +91,14 @@ def _title(status_code: int) -> str:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RegistryError):
+        # An error may add members of its own (``unknown_members`` names the members).
+        extensions = exc.extensions() if hasattr(exc, "extensions") else {}
         return problem(
-            exc.status, exc.code, exc.detail, **({"field": exc.field} if exc.field else {})
+            exc.status,
+            exc.code,
+            exc.detail,
+            **({"field": exc.field} if exc.field else {}),
+            **extensions,
         )
     limit = next((v for cls, v in REQUEST_LIMITS.items() if isinstance(exc, cls)), None)
     if limit is not None:

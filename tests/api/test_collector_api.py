@@ -147,7 +147,7 @@ def test_malformed_speakers_are_refused_with_the_field_and_nothing_is_stored(
         ({"age_attested_minimum": 16}, "invalid_input", "age_attested_minimum"),
         (
             {"age_verification_method": "date_of_birth", "date_of_birth": "2099-01-01"},
-            "invalid_input",
+            "date_of_birth_implausible",
             "date_of_birth",
         ),
     ],

@@ -218,4 +218,4 @@ def test_a_monthly_statement_prints_its_last_day():
         period_end=datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC),
         opening={},
     )
-    assert _period(march) == "2026-03-01 – 2026-03-31"
+    assert _period(march) == "March 1, 2026 – March 31, 2026"

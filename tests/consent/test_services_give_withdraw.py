@@ -15,6 +15,7 @@ from consent.errors import (
     EvidenceIncomplete,
     EvidenceNotAllowed,
     NoticeNotCurrent,
+    NoticeWrongPurpose,
     SpeakerErased,
 )
 from consent.models import (
@@ -164,7 +165,7 @@ def test_a_stale_notice_is_refused(notices) -> None:
 
 def test_a_notice_for_another_purpose_is_refused(notices) -> None:
     speaker = SpeakerFactory()
-    with pytest.raises(NoticeNotCurrent):
+    with pytest.raises(NoticeWrongPurpose):
         give(speaker, Purpose.TRAINING, notice=notices[("likeness", "US", "en")])
 
 

@@ -99,10 +99,10 @@ def hostile(notices) -> Hostile:
         card = portal.consent_card(speaker=speaker, purpose=purpose, language="en")
         if card.notice is None or card.evidence_method is None:
             continue
-        answer = speaker_client.post(
-            reverse("speakers:give", args=[purpose]),
-            {"notice": str(card.notice.public_id), "signed_name": payload("signed-name")},
-        )
+        form = {"notice": str(card.notice.public_id)}
+        if card.written:  # the page has no signature field otherwise (and refuses one)
+            form["signed_name"] = payload("signed-name")
+        answer = speaker_client.post(reverse("speakers:give", args=[purpose]), form)
         assert answer.status_code == 302, (purpose, answer.content[:500])
     # The contact details, read with a reason.
     reveal = staff.post(
@@ -312,7 +312,9 @@ def _pdf_is_inert(pdf: bytes, *, shows: tuple[str, ...]) -> list[str]:
     """No script, no action, no link; the payload there as plain text."""
     problems = []
     for marker in (b"/JavaScript", b"/JS", b"/Launch", b"/OpenAction", b"/URI", b"/AA"):
-        if marker in pdf:
+        # A PDF name ends at white space or a delimiter: "/AA" must not match the subset
+        # prefix of an embedded font ("/AAAAAA+DejaVuSans").
+        if re.search(re.escape(marker) + rb"(?=[\s()<>\[\]{}/%]|$)", pdf):
             problems.append(f"holds {marker.decode()}")
     reader = PdfReader(io.BytesIO(pdf))
     text = " ".join(page.extract_text() or "" for page in reader.pages)

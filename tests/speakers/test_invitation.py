@@ -63,7 +63,7 @@ def test_an_under_age_participant_is_refused_and_their_birth_date_is_not_kept(cl
     assert participant.speaker.date_of_birth is None
     assert participant.speaker.age_verification_method == AgeVerificationMethod.UNVERIFIED
     refused = consent_to_recording(client, url, participant)
-    assert refused.status_code == 400
+    assert refused.status_code == 410  # the under-age answer closed this invitation
     assert not ConsentEvent.objects.filter(speaker=participant.speaker, action="give").exists()
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from registry.errors import RegistryError
+
+if TYPE_CHECKING:
+    from consent.models import SessionParticipant
 
 
 class ConsentError(RegistryError):
     code = "consent_error"
+    # The session participant a genuine invitation link named, when the refusal is about
+    # that link (expired, closed, session over): its page still speaks their language.
+    participant: SessionParticipant | None = None
 
 
 class JurisdictionNotSupported(ConsentError):

@@ -653,35 +653,46 @@ def invitation_required(view: ViewFunc) -> ViewFunc:
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             participant = consent_services.participant_from_invitation(token)
-        except InvitationClosed as exc:
-            # Closed for good (under age, erased): no form, no button, only the reason.
-            return render(
-                request,
-                "speakers/invitation_closed.html",
-                {"reason": exc.reason, "error": wording.error_message(exc)},
-                status=exc.status,
-            )
         except RegistryError as exc:
-            return render(
-                request,
-                "speakers/invitation_error.html",
-                {"error": wording.error_message(exc)},
-                status=exc.status if exc.status in (403, 404, 409) else 403,
-            )
-        _speak(
-            request,
-            participant.speaker,
-            selectors.invitation_language(
-                speaker=participant.speaker,
-                session_language=participant.session.language,
-                chosen=_chosen_language(request),
-            ),
-        )
+            if (known := getattr(exc, "participant", None)) is not None:
+                _speak_to_invitee(request, known)
+            return _invitation_refused(request, exc)
+        _speak_to_invitee(request, participant)
         # The switcher returns to the page itself, not to a form's POST-only address.
         request.language_next = reverse("speakers:invitation", args=[token])  # type: ignore[attr-defined]
         return view(request, token, participant, *args, **kwargs)
 
     return never_cache(wrapped)
+
+
+def _speak_to_invitee(request: HttpRequest, participant: Any) -> None:
+    _speak(
+        request,
+        participant.speaker,
+        selectors.invitation_language(
+            speaker=participant.speaker,
+            session_language=participant.session.language,
+            chosen=_chosen_language(request),
+        ),
+    )
+
+
+def _invitation_refused(request: HttpRequest, exc: RegistryError) -> HttpResponse:
+    """The page for a link that cannot be used: closed for good, expired, forged."""
+    if isinstance(exc, InvitationClosed):
+        # Closed for good (under age, erased): no form, no button, only the reason.
+        return render(
+            request,
+            "speakers/invitation_closed.html",
+            {"reason": exc.reason, "error": wording.error_message(exc)},
+            status=exc.status,
+        )
+    return render(
+        request,
+        "speakers/invitation_error.html",
+        {"error": wording.error_message(exc)},
+        status=exc.status if exc.status in (403, 404, 409) else 403,
+    )
 
 
 @invitation_required

@@ -13,6 +13,7 @@ from django.utils import timezone
 from consent.errors import (
     AgeAnswerRefused,
     BelowMinimumAge,
+    ConsentError,
     InvitationClosed,
     InvitationExpired,
     InvitationInvalid,
@@ -165,15 +166,20 @@ def participant_from_invitation(token: str) -> SessionParticipant:
     )
     if participant is None:
         raise InvitationInvalid("this invitation link is not valid")
+    refusal: ConsentError | None = None
     if participant.session.invite_expires_at <= timezone.now():
-        raise InvitationExpired("this invitation has expired; ask for a new link")
-    if participant.is_closed:
-        raise InvitationClosed(
+        refusal = InvitationExpired("this invitation has expired; ask for a new link")
+    elif participant.is_closed:
+        refusal = InvitationClosed(
             "this invitation is closed for you: you can no longer take part in this call",
             reason=participant.closed_reason,
         )
-    if participant.session.status != SessionStatus.OPEN:
-        raise SessionNotOpen("this session is no longer waiting for consent")
+    elif participant.session.status != SessionStatus.OPEN:
+        refusal = SessionNotOpen("this session is no longer waiting for consent")
+    if refusal is not None:
+        # A genuine link: the page that refuses it still speaks the invitee's language.
+        refusal.participant = participant
+        raise refusal
     return participant
 
 

@@ -147,3 +147,25 @@ def test_an_erased_participants_link_shows_a_closed_page(client, session):
     assert "I agree" not in html
     participant.refresh_from_db()
     assert participant.closed_reason == ParticipantClosedReason.ERASED
+
+
+def test_a_closed_invitation_speaks_the_sessions_language_on_an_english_browser(client, notices):
+    invitee = SpeakerFactory(
+        jurisdiction="JP",
+        preferred_language="ja",
+        date_of_birth=None,
+        age_verification_method=AgeVerificationMethod.UNVERIFIED,
+    )
+    call = services.create_recording_session(
+        external_ref="call-closing-ja",
+        jurisdiction="JP",
+        language="ja",
+        speakers=[invitee, SpeakerFactory(jurisdiction="JP", preferred_language="ja")],
+    )
+    url, _participant = link(call, 0)
+    client.post(url + "age/", {"date_of_birth": years_ago(16)}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 410
+    page = response.content.decode()
+    assert '<html lang="ja"' in page
+    assert "This invitation is closed" not in page

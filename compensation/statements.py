@@ -153,11 +153,15 @@ def _statement_pdf(statement: Statement, fonts: PdfFonts) -> bytes:
 
     # A balance names its currency even when it is nothing yet: an opening balance with no
     # entries before the period reads "0.00 EUR" in the currencies the period moved.
-    currencies = sorted({*statement.opening, *statement.closing})
+    # Zero is written to the currency's minor unit, as the other balance of it is.
+    zero = {
+        currency: Decimal(0).quantize(amount)
+        for currency, amount in {**statement.closing, **statement.opening}.items()
+    }
 
     def totals(values: Mapping[str, Decimal]) -> str:
         return ", ".join(
-            _money(values.get(currency, Decimal(0)), currency) for currency in currencies
+            _money(values.get(currency, zero[currency]), currency) for currency in sorted(zero)
         ) or local_number(0, 0)
 
     buffer = io.BytesIO()

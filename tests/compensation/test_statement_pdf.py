@@ -241,3 +241,9 @@ def test_the_speaker_downloads_the_statement_in_their_language_from_the_portal(
     )
     assert_does_not_show(response.content, "Earnings statement", "all time")
     assert statement(speaker=speaker).closing == {"USD": Decimal("22.50")}
+
+
+@pytest.mark.parametrize(("language", "zero"), [("en", "0.00 EUR"), ("de", "0,00 EUR")])
+def test_an_opening_balance_of_nothing_names_the_currency_of_the_period(language, zero) -> None:
+    pdf = statement_pdf(ledger(), language=language)
+    assert_shows(pdf, translated(language, "Opening balance: %(amount)s", amount=zero))

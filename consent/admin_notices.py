@@ -37,7 +37,7 @@ from consent.selectors import consents_needing_reconsent
 from consent.services.notices import notice_text_sha256, publish_notice, retire_active_notice
 from registry.admin import ReadOnlyAdmin
 from registry.errors import RegistryError
-from registry.forms import StrictForm
+from registry.forms import StrictForm, posted
 from registry.models import LANGUAGE_RE
 
 TEXT_FIELDS = ("title", "body", "allows", "does_not_allow", "retention_schedule")
@@ -265,7 +265,7 @@ class ConsentNoticeAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return self._publish_form(request, PublishNoticeForm(initial=self._initial(request)))
-        form = PublishNoticeForm(request.POST)
+        form = PublishNoticeForm(posted(request))
         if "_edit" in request.POST or not form.is_valid():
             return self._publish_form(request, form)
         key = form.family_key()

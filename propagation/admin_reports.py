@@ -21,7 +21,7 @@ from propagation.report_pdf import compliance_report_pdf
 from registry.access_log import record_access
 from registry.admin_site import RegistryAdminSite
 from registry.errors import InvalidInput
-from registry.forms import StrictForm
+from registry.forms import StrictForm, posted
 from registry.models import AccessAction
 
 EXPORT_PERMISSION = "registry.export_records"
@@ -77,7 +77,7 @@ def compliance_report_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied
     if request.method == "POST":
-        form = ComplianceReportForm(request.POST)
+        form = ComplianceReportForm(posted(request))
         if form.is_valid():
             return _report_response(request, form.cleaned_data)
     else:

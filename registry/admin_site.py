@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.forms import StrictForm
+from registry.forms import StrictForm, posted
 
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 CODE_ERROR = "That authentication code is not right (or was already used). Try the next one."
@@ -164,7 +164,7 @@ class RegistryAdminSite(admin.AdminSite):
         device, _ = TOTPDevice.objects.get_or_create(
             user=request.user, confirmed=False, defaults={"name": "Authenticator app"}
         )
-        form = EnrolForm(request.POST or None)
+        form = EnrolForm(posted(request))
         status = 200
         if request.method == "POST":
             if form.is_valid() and _check_code(device, form.cleaned_data["otp_token"].strip()):

@@ -14,12 +14,28 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django import forms
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import ngettext
 
 # The name Django's {% csrf_token %} gives its hidden field (and its middleware reads).
 CSRF_FIELD = "csrfmiddlewaretoken"
 # Named in a message: enough to act on, bounded against a POST made of thousands.
 MAX_NAMED = 10
+
+
+def posted(request: HttpRequest) -> QueryDict | None:
+    """The data a strict form is bound to: the POST, else None (``request.POST or None``
+    would leave a form posted empty unbound, refused without saying why). No strict form
+    takes a file: the parts of a multipart POST join the data by name, so the form refuses
+    them as fields it does not have instead of silently ignoring them."""
+    if request.method != "POST":
+        return None
+    if not request.FILES:
+        return request.POST
+    data = request.POST.copy()
+    for name in request.FILES:
+        data.appendlist(name, "")
+    return data
 
 
 class StrictForm(forms.Form):

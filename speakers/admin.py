@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from registry.admin import ReadOnlyAdmin, SpeakerAdmin
 from registry.errors import RegistryError
-from registry.forms import StrictForm
+from registry.forms import StrictForm, posted
 from registry.models import Speaker
 from speakers.compliance_file import REASON_MIN_LENGTH, reveal_contact, speaker_file
 from speakers.models import LinkIssuer, SignInLink
@@ -63,7 +63,7 @@ class SpeakerWithSignInAdmin(SpeakerAdmin):
         if request.method == "POST":
             if not may_reveal:
                 raise PermissionDenied
-            form = RevealContactForm(request.POST)
+            form = RevealContactForm(posted(request))
             if form.is_valid():
                 try:
                     contact = reveal_contact(

@@ -47,18 +47,13 @@ from consent.services import Actor, Evidence
 from consent.services.checks import UI_LANGUAGE
 from registry import pii
 from registry.errors import NotFound, RegistryError
+from registry.forms import posted
 from registry.models import Speaker
 from speakers import forms, selectors, services, wording
 from speakers.models import LinkIssuer
 
 ViewFunc = Callable[..., HttpResponseBase]
 SameSite = Literal["Lax", "Strict", "None"] | None
-
-
-def _posted(request: HttpRequest) -> Any:
-    """The form data of a POST, else None. ``request.POST or None`` would leave a form
-    posted empty unbound: refused without saying why."""
-    return request.POST if request.method == "POST" else None
 
 
 def _ui_language() -> str:
@@ -215,7 +210,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     password_form = forms.PasswordSignInForm(prefix="pw")
     status = 200
     if request.method == "POST":
-        password_form = forms.PasswordSignInForm(request.POST, prefix="pw")
+        password_form = forms.PasswordSignInForm(posted(request), prefix="pw")
         if password_form.is_valid():
             email = password_form.cleaned_data["email"]
             if _sign_in_limited(request, email):
@@ -240,7 +235,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 def request_link(request: HttpRequest) -> HttpResponse:
-    form = forms.EmailLinkForm(request.POST, prefix="link")
+    form = forms.EmailLinkForm(posted(request), prefix="link")
     if not form.is_valid():
         return render(
             request,
@@ -269,7 +264,7 @@ def redeem_link(request: HttpRequest, token: str) -> HttpResponse:
         increment=True,
     ):
         return rate_limited(request, Exception())
-    form = forms.ConfirmForm(request.POST)
+    form = forms.ConfirmForm(posted(request))
     if not form.is_valid():
         # A forged or tampered POST: the link is kept for the real button.
         return render(request, "speakers/redeem_link.html", {"form": form}, status=400)
@@ -327,7 +322,7 @@ def give(request: HttpRequest, purpose: str) -> HttpResponse:
         messages.info(request, _("You have already given this consent."))
         return redirect("speakers:dashboard")
     form = forms.GiveConsentForm(
-        _posted(request),
+        posted(request),
         written=card.written,
         initial={"notice": card.notice.public_id if card.notice else None},
     )
@@ -393,7 +388,7 @@ def withdraw(request: HttpRequest, purpose: str) -> HttpResponse:
     card = selectors.consent_card(
         speaker=speaker, purpose=_purpose_or_404(purpose), language=_ui_language()
     )
-    form = forms.ConfirmForm(_posted(request))
+    form = forms.ConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
         if not card.can_withdraw:
             messages.info(request, _("This consent is not in force: there is nothing to withdraw."))
@@ -466,7 +461,7 @@ def receipt_pdf_view(request: HttpRequest, event_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     """Public: how to check a receipt's signature, and a form that checks one."""
-    form = forms.VerifyReceiptForm(_posted(request))
+    form = forms.VerifyReceiptForm(posted(request))
     result = None
     if request.method == "POST" and form.is_valid():
         result = verify_receipt(form.cleaned_data["receipt"])
@@ -601,7 +596,7 @@ def data_export(request: HttpRequest) -> FileResponse:
 @require_http_methods(["GET", "POST"])
 def erasure(request: HttpRequest) -> HttpResponse:
     speaker = _speaker(request)
-    form = forms.ErasureForm(_posted(request))
+    form = forms.ErasureForm(posted(request))
     if request.method == "POST" and form.is_valid():
         consent_services.request_erasure(
             speaker=speaker,
@@ -624,7 +619,7 @@ def erasure(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
     account = services.ensure_account(speaker=_speaker(request))
-    form = forms.NewPasswordForm(_posted(request))
+    form = forms.NewPasswordForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.set_speaker_password(account=account, password=form.cleaned_data["password1"])
@@ -770,7 +765,7 @@ def invitation_withdraw(
     """Withdraw one purpose for this call, from the same page and in one click, just as
     it was given (standing consents are withdrawn from the dashboard)."""
     purpose = _purpose_or_404(purpose)
-    confirm = forms.ConfirmForm(request.POST)
+    confirm = forms.ConfirmForm(posted(request))
     if not confirm.is_valid():
         for error in confirm.non_field_errors():
             messages.error(request, str(error))
@@ -813,7 +808,7 @@ def invitation_age(request: HttpRequest, token: str, participant: Any) -> HttpRe
         increment=True,
     ):
         return render(request, "speakers/invitation_rate_limited.html", status=429)
-    form = forms.DateOfBirthForm(request.POST)
+    form = forms.DateOfBirthForm(posted(request))
     if form.is_valid():
         try:
             consent_services.verify_participant_age(
@@ -846,7 +841,7 @@ def invitation_consent(
     purpose = _purpose_or_404(purpose)
     speaker = participant.speaker
     card = selectors.consent_card(speaker=speaker, purpose=purpose, language=_ui_language())
-    form = forms.GiveConsentForm(request.POST, written=card.written)
+    form = forms.GiveConsentForm(posted(request), written=card.written)
     if (
         form.is_valid()
         and card.evidence_method is not None

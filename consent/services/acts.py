@@ -265,7 +265,13 @@ def _give_or_renew(
                 field="session",
             )
         requirements = check_affirmative_act(
-            speaker=speaker, purpose=purpose, notice=notice, evidence=evidence, actor=actor, at=at
+            speaker=speaker,
+            purpose=purpose,
+            notice=notice,
+            evidence=evidence,
+            actor=actor,
+            at=at,
+            session=session,
         )
         check_act_order(
             speaker=speaker, purpose=purpose, notice=notice, session=session, evidence=evidence

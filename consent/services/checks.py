@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils import timezone
 
 from consent.errors import (
     ActBeforeRequest,
+    AgeAnswerRefused,
     AgeNotVerified,
     BelowMinimumAge,
     EvidenceIncomplete,
@@ -27,15 +28,17 @@ from consent.models import (
     ConsentEvent,
     ConsentNotice,
     EvidenceMethod,
+    ParticipantClosedReason,
     Purpose,
     RecordingSession,
+    SessionParticipant,
 )
 from consent.rules import AFFIRMATIVE_METHODS, Requirements, requirements_for
 from consent.selectors import current_notice
 from registry import pii
 from registry import services as catalogue
 from registry.errors import InvalidInput
-from registry.models import MINIMUM_AGE_FLOOR, Speaker
+from registry.models import MINIMUM_AGE_FLOOR, AgeVerificationMethod, Speaker
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -144,9 +147,26 @@ def check_act(*, purpose: object, evidence: Evidence, actor: Actor) -> str:
 
 def check_speaker_age(speaker: Speaker, requirements: Requirements, at: datetime.datetime) -> None:
     """The speaker's age meets the rules in force for this act (the one age gate,
-    ``registry.services.check_age``, with the rules' minimum for this purpose and place)."""
+    ``registry.services.check_age``, with the rules' minimum for this purpose and place)
+    on the day of ``at``, counted in UTC: a client's offset cannot move the day."""
+    on = at.astimezone(datetime.UTC).date()
+    if (
+        speaker.age_verification_method
+        not in (AgeVerificationMethod.UNVERIFIED, AgeVerificationMethod.DOCUMENT_CHECK)
+        and SessionParticipant.objects.filter(
+            speaker=speaker, closed_reason=ParticipantClosedReason.UNDER_AGE
+        ).exists()
+    ):
+        # Their own answer on an invitation showed them under age: a date they declared
+        # (before, or racing that answer) or a platform's attestation cannot outweigh it;
+        # only a document check can.
+        raise AgeAnswerRefused(
+            "an answer on an invitation showed this speaker under age; only a document "
+            "check can verify their age now",
+            field="age",
+        )
     try:
-        catalogue.check_speaker_age(speaker=speaker, min_age=requirements.min_age, on=at.date())
+        catalogue.check_speaker_age(speaker=speaker, min_age=requirements.min_age, on=on)
     except catalogue.AgeNotVerified as exc:
         raise AgeNotVerified(exc.detail, field="age") from exc
     except catalogue.BelowMinimumAge as exc:
@@ -199,8 +219,11 @@ def check_affirmative_act(
     evidence: Evidence,
     actor: Actor,
     at: datetime.datetime,
+    session: RecordingSession | None = None,
 ) -> Requirements:
-    """The rules in force for giving or renewing: current notice, age, evidence."""
+    """The rules in force for giving or renewing: current notice, age, evidence. For a
+    call, the minimum age is the stricter of where the speaker lives and where the call
+    takes place (as for the invitation's age answer)."""
     requirements = requirements_for(jurisdiction=speaker.jurisdiction, purpose=purpose, at=at)
     check_notice_current(speaker=speaker, purpose=purpose, notice=notice, at=at)
     if requirements.notice_in_speaker_language and not reads_language(
@@ -215,7 +238,18 @@ def check_affirmative_act(
         raise NoticeIncomplete(
             "the law here requires the notice to publish a retention schedule", field="notice"
         )
-    check_speaker_age(speaker, requirements, at)
+    min_age = requirements.min_age
+    if session is not None:
+        place = requirements_for(jurisdiction=session.jurisdiction, purpose=purpose, at=at)
+        min_age = max(min_age, place.min_age)
+    # The age that counts is the one on the day the speaker acted (evidence dated back to
+    # when they were a minor is a minor's consent, whatever their age today); never later
+    # than our clock, which the allowed skew could otherwise push past midnight.
+    check_speaker_age(
+        speaker,
+        replace(requirements, min_age=min_age),
+        min(evidence.occurred_at or at, at),
+    )
     if requirements.requires_speaker_act and actor.kind != ActorKind.SPEAKER:
         raise EvidenceNotAllowed(
             f"{purpose} consent in {speaker.jurisdiction} must be given by the speaker "

@@ -9,10 +9,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 from registry.api.auth import api_token
 from registry.api.errors import PROBLEM
+from registry.api.strict import UnknownMembers
 from registry.models import ApiToken, TokenScope
 
 # RFC 9457 problem details (``application/problem+json``); for the schema only (a field
@@ -69,6 +71,13 @@ class TokenView:
     """Base for API views: ``required_scope`` is checked by ``HasScope``."""
 
     required_scope: str
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # APIView's, by the MRO
+        if request.method not in SAFE_METHODS and request.query_params:
+            # No write declares a query parameter: one sent (``?session=…`` beside a
+            # consent act) would be dropped while the caller believes it applied.
+            raise UnknownMembers([f"?{name}" for name in request.query_params])
 
     def token(self, request: Request) -> ApiToken:
         return api_token(request)

@@ -23,19 +23,16 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consent.tlog.merkle import HASH_SIZE
 from consent.tlog.note import (
+    Ed25519Verifier,
     MalformedKeyError,
     Note,
     NoteError,
     Signer,
     Verifier,
-    is_valid_key_name,
-    key_id,
     open_note,
     sign_note,
 )
@@ -151,36 +148,13 @@ def _cosigned_message(timestamp: int, checkpoint_text: bytes) -> bytes:
     return b"cosignature/v1\ntime %d\n" % timestamp + checkpoint_text
 
 
-class CosignatureVerifier:
+class CosignatureVerifier(Ed25519Verifier):
     """A witness's Ed25519 cosigning key (tlog-cosignature, type 0x04), usable as a
     note ``Verifier``: the signature is ``u64 timestamp || Ed25519 signature`` over
     the cosigned message. ``timestamp_of`` reads the time a verified cosignature
-    states."""
+    states. Name, key ID and vkey are the signed-note key's, with type 0x04."""
 
     signature_type = SIGNATURE_TYPE_COSIGNATURE_V1
-
-    def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
-        if not is_valid_key_name(name):
-            raise MalformedKeyError(f"invalid key name {name!r}")
-        self._name = name
-        self._public_key = public_key
-        raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self._raw = raw
-        self._key_id = key_id(name, self.signature_type, raw)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        return self._key_id
-
-    @property
-    def vkey(self) -> str:
-        """The vkey text with signature type 0x04 (tlog-cosignature "Format")."""
-        encoded = base64.b64encode(bytes([self.signature_type]) + self._raw).decode("ascii")
-        return f"{self._name}+{self._key_id:08x}+{encoded}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 8 + 64:

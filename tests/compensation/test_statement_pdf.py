@@ -8,12 +8,10 @@ import datetime
 import io
 import re
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import timezone
 from pypdf import PdfReader
 
 from compensation import services
@@ -22,6 +20,12 @@ from compensation.statements import statement_pdf
 from registry import services as catalogue
 from registry.pdf import PdfFontMissing
 from tests.factories import RecordingFactory
+from tests.pdf_reading import (
+    assert_does_not_show,
+    assert_shows,
+    embedded_fonts,
+    translated,
+)
 from tests.speakers.conftest import notices, sign_in
 
 __all__ = ["notices"]
@@ -29,36 +33,6 @@ __all__ = ["notices"]
 SPEAKER = "cdd78610-4ec2-467c-a474-7ef33c1a743e"
 RECORDING = "bea57ffc-0806-4775-bf9a-1a361ce32b98"
 DAY = datetime.datetime(2026, 3, 9, 14, 30, tzinfo=datetime.UTC)
-
-
-def translated(language: str, message: str, **values: object) -> str:
-    """``message`` as the catalog of ``language`` has it; the catalog must translate it."""
-    with translation.override(language):
-        text = gettext(message)
-    if language != "en":
-        assert text != message, f"no {language} translation for {message!r}"
-    return text % values if values else text
-
-
-def squeeze(text: str) -> str:
-    # pypdf breaks lines where the PDF wraps them; Japanese wraps without a space.
-    return re.sub(r"\s+", "", text)
-
-
-def pdf_text(pdf: bytes) -> str:
-    return squeeze("".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
-
-
-def assert_shows(pdf: bytes, *values: str) -> None:
-    text = pdf_text(pdf)
-    for value in values:
-        assert squeeze(value) in text, value
-
-
-def assert_does_not_show(pdf: bytes, *values: str) -> None:
-    text = pdf_text(pdf)
-    for value in values:
-        assert squeeze(value) not in text, value
 
 
 def ledger(
@@ -176,14 +150,7 @@ def test_a_statement_in_a_language_we_do_not_speak_is_written_in_english() -> No
 
 @pytest.mark.parametrize(("language", "font"), [("ja", "IPAGothic"), ("de", "DejaVuSans")])
 def test_every_font_of_a_statement_travels_inside_it_as_a_subset(language, font) -> None:
-    pdf = statement_pdf(ledger(), language=language)
-    fonts = {}
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        resources: Any = page["/Resources"]
-        for resource in resources["/Font"].values():
-            resource = resource.get_object()
-            descriptor = resource["/FontDescriptor"].get_object()
-            fonts[str(resource["/BaseFont"])] = "/FontFile2" in descriptor
+    fonts = embedded_fonts(statement_pdf(ledger(), language=language))
     assert fonts
     assert all(fonts.values()), fonts
     assert all(re.fullmatch(r"/[A-Z]{6}\+[\w-]+", name) for name in fonts), fonts

@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime
 import io
 import re
-from typing import Any
 
 import pytest
 from django.urls import reverse
 from django.utils import formats, translation
-from django.utils.translation import gettext
 from pypdf import PdfReader
 
 from consent import services
@@ -23,6 +21,12 @@ from registry.models import Speaker
 from registry.pdf import PdfFontMissing, check_pdf_fonts
 from tests.consent.conftest import give, publish, withdraw
 from tests.factories import SpeakerFactory
+from tests.pdf_reading import (
+    assert_does_not_show,
+    assert_shows,
+    embedded_fonts,
+    translated,
+)
 from tests.speakers.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -35,52 +39,9 @@ GERMAN_MONTHS = [
 ]  # fmt: skip
 
 
-def translated(language: str, message: str, **values: object) -> str:
-    """``message`` as the catalog of ``language`` has it; the catalog must translate it."""
-    with translation.override(language):
-        text = gettext(message)
-    if language != "en":
-        assert text != message, f"no {language} translation for {message!r}"
-    return text % values if values else text
-
-
 def in_language(language: str, value: object) -> str:
     with translation.override(language):
         return str(value)
-
-
-def squeeze(text: str) -> str:
-    # pypdf breaks lines where the PDF wraps them; Japanese wraps without a space.
-    return re.sub(r"\s+", "", text)
-
-
-def pdf_text(pdf: bytes) -> str:
-    return squeeze("".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
-
-
-def assert_shows(pdf: bytes, *values: str) -> None:
-    text = pdf_text(pdf)
-    for value in values:
-        assert squeeze(value) in text, value
-
-
-def assert_does_not_show(pdf: bytes, *values: str) -> None:
-    text = pdf_text(pdf)
-    for value in values:
-        assert squeeze(value) not in text, value
-
-
-def embedded_fonts(pdf: bytes) -> dict[str, bool]:
-    """BaseFont of every font a page uses -> whether its TrueType program is embedded."""
-    fonts: dict[str, bool] = {}
-    for page in PdfReader(io.BytesIO(pdf)).pages:
-        resources: Any = page["/Resources"]
-        for font in resources["/Font"].values():
-            font = font.get_object()
-            descriptor = font.get("/FontDescriptor")
-            embedded = descriptor is not None and "/FontFile2" in descriptor.get_object()
-            fonts[str(font["/BaseFont"])] = embedded
-    return fonts
 
 
 def ja_date(moment: datetime.datetime) -> str:

@@ -32,6 +32,15 @@ from registry.models import ApiToken, Campaign, Speaker, TokenKind
 FALLBACK_LANGUAGE = "en"
 
 
+def under_age_on_record(*, speaker: Speaker) -> bool:
+    """Whether the speaker's own answer on an invitation showed them under age. No
+    self-declared date of birth or platform attestation outweighs it, only a document
+    check (the invitation's age answer and every act read this one rule)."""
+    return SessionParticipant.objects.filter(
+        speaker=speaker, closed_reason=ParticipantClosedReason.UNDER_AGE
+    ).exists()
+
+
 def current_notice(
     *,
     speaker: Speaker,

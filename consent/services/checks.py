@@ -28,13 +28,11 @@ from consent.models import (
     ConsentEvent,
     ConsentNotice,
     EvidenceMethod,
-    ParticipantClosedReason,
     Purpose,
     RecordingSession,
-    SessionParticipant,
 )
 from consent.rules import AFFIRMATIVE_METHODS, Requirements, requirements_for
-from consent.selectors import current_notice
+from consent.selectors import current_notice, under_age_on_record
 from registry import pii
 from registry import services as catalogue
 from registry.errors import InvalidInput
@@ -150,13 +148,10 @@ def check_speaker_age(speaker: Speaker, requirements: Requirements, at: datetime
     ``registry.services.check_age``, with the rules' minimum for this purpose and place)
     on the day of ``at``, counted in UTC: a client's offset cannot move the day."""
     on = at.astimezone(datetime.UTC).date()
-    if (
-        speaker.age_verification_method
-        not in (AgeVerificationMethod.UNVERIFIED, AgeVerificationMethod.DOCUMENT_CHECK)
-        and SessionParticipant.objects.filter(
-            speaker=speaker, closed_reason=ParticipantClosedReason.UNDER_AGE
-        ).exists()
-    ):
+    if speaker.age_verification_method not in (
+        AgeVerificationMethod.UNVERIFIED,
+        AgeVerificationMethod.DOCUMENT_CHECK,
+    ) and under_age_on_record(speaker=speaker):
         # Their own answer on an invitation showed them under age: a date they declared
         # (before, or racing that answer) or a platform's attestation cannot outweigh it;
         # only a document check can.

@@ -32,7 +32,7 @@ from consent.models import (
     SessionStatus,
 )
 from consent.rules import jurisdiction_chain, requirements_for
-from consent.selectors import cleared_to_record
+from consent.selectors import cleared_to_record, under_age_on_record
 from consent.services.acts import (
     check_no_erasure_pending,
     record_request,
@@ -202,9 +202,7 @@ def verify_participant_age(
     check_no_erasure_pending(participant.speaker)
     at = timezone.now()
     catalogue.check_date_of_birth(date_of_birth, today=at.date())
-    if SessionParticipant.objects.filter(
-        speaker=participant.speaker, closed_reason=ParticipantClosedReason.UNDER_AGE
-    ).exists():
+    if under_age_on_record(speaker=participant.speaker):
         raise AgeAnswerRefused(
             "an earlier answer showed this participant under age; only a document check "
             "can verify their age now",
